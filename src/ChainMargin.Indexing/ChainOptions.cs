@@ -1,0 +1,72 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace ChainMargin.Indexing;
+
+/// <summary>One chain to watch (config key Chains:N). Addresses of its contracts come from config or the devnet file.</summary>
+public sealed class ChainOptions
+{
+    [Required]
+    public string Name { get; set; } = "";
+
+    [Range(1, ulong.MaxValue)]
+    public ulong ChainId { get; set; }
+
+    /// <summary>One or more JSON-RPC URLs; the watcher fails over between them.</summary>
+    [MinLength(1)]
+    public List<string> RpcUrls { get; set; } = [];
+
+    [Range(0, long.MaxValue)]
+    public long StartBlock { get; set; }
+
+    /// <summary>Blocks to stay behind the head.</summary>
+    [Range(0, 1000)]
+    public int Confirmations { get; set; }
+
+    /// <summary>A reorg deeper than this stops the chain's watcher loudly; block hashes this deep are kept.</summary>
+    [Range(1, 10_000)]
+    public int FinalityDepth { get; set; } = 64;
+
+    [Range(1, 1_000_000)]
+    public int MaxBlockRange { get; set; } = 2_000;
+
+    [Range(1, 1_000_000)]
+    public int InitialBlockRange { get; set; } = 500;
+
+    /// <summary>Concurrent eth_getLogs requests during backfill.</summary>
+    [Range(1, 64)]
+    public int Parallelism { get; set; } = 4;
+
+    /// <summary>Most blocks stored in one commit.</summary>
+    [Range(1, 10_000_000)]
+    public int MaxBlocksPerCommit { get; set; } = 20_000;
+
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>A chain with no successful poll for this long is stale.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan StaleAfter { get; set; } = TimeSpan.FromSeconds(15);
+
+    public ChainContractsOptions Contracts { get; set; } = new();
+}
+
+/// <summary>The reference protocol's contracts on a chain, and its price feeds by asset symbol.</summary>
+public sealed class ChainContractsOptions
+{
+    public string? Vault { get; set; }
+
+    public string? PerpMarket { get; set; }
+
+    public string? OptionMarket { get; set; }
+
+    public string? Liquidator { get; set; }
+
+    /// <summary>Token address by canonical asset symbol (USDC, WBTC, WETH ...).</summary>
+    public Dictionary<string, string> Tokens { get; set; } = [];
+
+    /// <summary>USD spot feed address by underlying symbol (ETH, BTC, USDC).</summary>
+    public Dictionary<string, string> PriceFeeds { get; set; } = [];
+
+    /// <summary>Implied-volatility feed address by underlying symbol.</summary>
+    public Dictionary<string, string> VolatilityFeeds { get; set; } = [];
+}

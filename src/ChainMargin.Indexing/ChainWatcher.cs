@@ -1,0 +1,324 @@
+using System.Diagnostics;
+using ChainMargin.Core;
+using ChainMargin.Indexing.Decoding;
+using ChainMargin.Indexing.Rpc;
+using Microsoft.Extensions.Logging;
+
+namespace ChainMargin.Indexing;
+
+/// <summary>A reorg deeper than the configured finality depth: the watcher stops rather than corrupt silently.</summary>
+public sealed class ReorgBeyondFinalityException : Exception
+{
+    public ReorgBeyondFinalityException()
+    {
+    }
+
+    public ReorgBeyondFinalityException(string message)
+        : base(message)
+    {
+    }
+
+    public ReorgBeyondFinalityException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
+
+/// <summary>What one committed step changed, for the in-process fast path (recompute, flag) and the progress display.</summary>
+public sealed record ChainCommitted(
+    ChainId Chain, BlockRef Checkpoint, long Head, int Blocks, int Events, IReadOnlySet<EvmAddress> Accounts, bool PricesChanged, bool Reorged);
+
+/// <summary>
+/// Watches one chain: backfills from the start block, then follows the head at a number of confirmations. Each step
+/// commits the facts of a block span together with the checkpoint in one transaction (exactly once). Reorgs are found
+/// by comparing stored hashes with the chain's (also right after a restart), rolled back to the common ancestor and
+/// re-applied; one deeper than the finality depth stops the watcher loudly.
+/// </summary>
+public sealed class ChainWatcher
+{
+    private readonly ChainOptions _options;
+    private readonly IChainStore _store;
+    private readonly JsonRpcClient _rpc;
+    private readonly BlockHeaders _headers;
+    private readonly LogFetcher _logs;
+    private readonly EventDecoder _decoder;
+    private readonly TimeProvider _time;
+    private readonly ILogger _log;
+    private ChainCheckpoint? _checkpoint;
+    private bool _checkpointLoaded;
+
+    public ChainWatcher(ChainOptions options, IChainStore store, JsonRpcClient rpc, ChainStatus status, TimeProvider time, ILogger log)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        _store = store;
+        _rpc = rpc;
+        Status = status;
+        _time = time;
+        _log = log;
+        Chain = new ChainId(options.ChainId);
+        _headers = new BlockHeaders(rpc, Chain);
+        _decoder = new EventDecoder(Chain, Roles(options.Contracts));
+        _logs = new LogFetcher(rpc, _decoder.Addresses, options.InitialBlockRange, options.MaxBlockRange, options.Parallelism);
+    }
+
+    public ChainId Chain { get; }
+
+    public ChainStatus Status { get; }
+
+    /// <summary>Called after every commit (and after a rollback), in the watcher's own loop.</summary>
+    public event Func<ChainCommitted, CancellationToken, Task>? Committed;
+
+    public static Dictionary<EvmAddress, ContractRole> Roles(ChainContractsOptions contracts)
+    {
+        ArgumentNullException.ThrowIfNull(contracts);
+        var roles = new Dictionary<EvmAddress, ContractRole>();
+        void Add(string? address, ContractRole role, string key)
+        {
+            if (!string.IsNullOrWhiteSpace(address))
+            {
+                roles[EvmAddress.TryParse(address, out var parsed) ? parsed : throw new FormatException($"Contracts:{key} '{address}' is not an address")] = role;
+            }
+        }
+
+        Add(contracts.Vault, ContractRole.Vault, "Vault");
+        Add(contracts.PerpMarket, ContractRole.PerpMarket, "PerpMarket");
+        Add(contracts.OptionMarket, ContractRole.OptionMarket, "OptionMarket");
+        foreach (var (symbol, feed) in contracts.PriceFeeds)
+        {
+            Add(feed, ContractRole.PriceFeed, "PriceFeeds:" + symbol);
+        }
+
+        foreach (var (symbol, feed) in contracts.VolatilityFeeds)
+        {
+            Add(feed, ContractRole.PriceFeed, "VolatilityFeeds:" + symbol);
+        }
+
+        return roles;
+    }
+
+    /// <summary>Runs until cancelled or halted by a reorg beyond finality. Transient faults are retried, bounded.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var backoff = TimeSpan.FromMilliseconds(200);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var caughtUp = await StepAsync(cancellationToken).ConfigureAwait(false);
+                backoff = TimeSpan.FromMilliseconds(200);
+                if (caughtUp)
+                {
+                    await Task.Delay(_options.PollInterval, _time, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (ReorgBeyondFinalityException ex)
+            {
+                Status.Halt(ex.Message);
+                _log.LogCritical("chain {Chain} ({Name}) halted: {Reason}", Chain, _options.Name, ex.Message);
+                return;
+            }
+            catch (Exception ex) when (ex is RpcUnavailableException or RpcNodeException or RpcTransientException or TimeoutException or HttpRequestException or FormatException or System.Text.Json.JsonException or InconsistentChainException)
+            {
+                // One chain's outage never stops the others: mark it, wait, try again (the chain turns stale by age).
+                Status.Failed(ex.Message);
+                _log.LogWarning("chain {Chain} ({Name}): {Error}; retrying in {Delay} ms", Chain, _options.Name, ex.Message, (int)backoff.TotalMilliseconds);
+                await Task.Delay(backoff, _time, cancellationToken).ConfigureAwait(false);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+            }
+        }
+    }
+
+    /// <summary>
+    /// One step: check for a reorg, then index the next span up to the confirmed head. Returns true when caught up.
+    /// </summary>
+    public async Task<bool> StepAsync(CancellationToken cancellationToken)
+    {
+        if (!_checkpointLoaded)
+        {
+            _checkpoint = await _store.GetCheckpointAsync(Chain, cancellationToken).ConfigureAwait(false);
+            _checkpointLoaded = true;
+            if (_checkpoint is not null)
+            {
+                Status.Polled(0, _checkpoint.Block, _time.GetUtcNow());
+            }
+        }
+
+        var head = await _headers.HeadAsync(cancellationToken).ConfigureAwait(false);
+        if (_checkpoint is not null && await DetectReorgAsync(head, cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        var target = head - _options.Confirmations;
+        var from = _checkpoint is null ? _options.StartBlock : _checkpoint.Block.Number + 1;
+        if (from > target)
+        {
+            Status.Polled(head, _checkpoint?.Block, _time.GetUtcNow());
+            return true;
+        }
+
+        var to = Math.Min(target, from + Math.Max(_options.MaxBlocksPerCommit, 1) - 1);
+        await IndexSpanAsync(from, to, head, cancellationToken).ConfigureAwait(false);
+        return to >= target;
+    }
+
+    private async Task IndexSpanAsync(long from, long to, long head, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var logs = await _logs.FetchAsync(from, to, cancellationToken).ConfigureAwait(false);
+
+        // Blocks inside the finality window may still be reorged: keep every header there, and check that the logs
+        // came from the same fork as the headers. Below it, only the span's last block is needed (the checkpoint).
+        var windowStart = Math.Max(from, head - _options.FinalityDepth + 1);
+        var headerFrom = Math.Min(windowStart, to);
+        var headers = await _headers.GetRangeAsync(headerFrom, to, cancellationToken).ConfigureAwait(false);
+        if (headers.Any(h => h is null))
+        {
+            throw new InconsistentChainException($"blocks {headerFrom}..{to} are not all on the node (head moved back)");
+        }
+
+        var byNumber = headers.ToDictionary(h => h!.Block.Number, h => h!);
+        foreach (var log in logs)
+        {
+            if (byNumber.TryGetValue(log.BlockNumber, out var header) &&
+                !string.Equals(header.Block.Hash, log.BlockHash, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new InconsistentChainException($"block {log.BlockNumber} changed while it was read (reorg in progress)");
+            }
+        }
+
+        if (_checkpoint is not null && byNumber.TryGetValue(_checkpoint.Block.Number + 1, out var first) &&
+            first.ParentHash != _checkpoint.Block.Hash)
+        {
+            throw new InconsistentChainException($"block {first.Block.Number} does not extend the checkpoint (reorg in progress)");
+        }
+
+        var facts = new List<ChainFact>(logs.Count);
+        var accounts = new HashSet<EvmAddress>();
+        var pricesChanged = false;
+        foreach (var log in logs)
+        {
+            var fact = _decoder.Decode(log);
+            if (fact is null)
+            {
+                continue;
+            }
+
+            facts.Add(fact);
+            switch (fact)
+            {
+                case CollateralChanged c: accounts.Add(c.Account); break;
+                case PerpPositionChanged p: accounts.Add(p.Account); break;
+                case OptionPositionChanged o: accounts.Add(o.Account); break;
+                case PriceRoundUpdated: pricesChanged = true; break;
+            }
+        }
+
+        var last = byNumber[to];
+        var batch = new ChainBatch(Chain, headers.Select(h => h!).ToArray(), facts, last.Block);
+        await _store.CommitAsync(batch, cancellationToken).ConfigureAwait(false);
+        _checkpoint = new ChainCheckpoint(last.Block, _time.GetUtcNow());
+        Status.Progress(head, last.Block, facts.Count, (int)(to - from + 1), _time.GetUtcNow());
+        _log.LogDebug(
+            "chain {Chain}: blocks {From}..{To}, {Events} facts in {Ms} ms (range {Range})",
+            Chain, from, to, facts.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds, _logs.Range);
+        await RaiseAsync(new ChainCommitted(Chain, last.Block, head, (int)(to - from + 1), facts.Count, accounts, pricesChanged, Reorged: false), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Compares the checkpoint's hash with the chain's. On a mismatch walks back through the stored recent blocks to
+    /// the newest one the chain still has, and rolls back to it. Returns true when it rolled back.
+    /// </summary>
+    private async Task<bool> DetectReorgAsync(long head, CancellationToken cancellationToken)
+    {
+        var checkpoint = _checkpoint!.Block;
+        var onChain = checkpoint.Number <= head ? await _headers.GetAsync(checkpoint.Number, cancellationToken).ConfigureAwait(false) : null;
+        if (onChain is not null && onChain.Block.Hash == checkpoint.Hash)
+        {
+            return false;
+        }
+
+        var stored = await _store.GetRecentBlocksAsync(Chain, _options.FinalityDepth + 1, cancellationToken).ConfigureAwait(false);
+        BlockRef? ancestor = null;
+        foreach (var block in stored)
+        {
+            if (checkpoint.Number - block.Block.Number > _options.FinalityDepth)
+            {
+                break;
+            }
+
+            var current = block.Block.Number <= head ? await _headers.GetAsync(block.Block.Number, cancellationToken).ConfigureAwait(false) : null;
+            if (current is not null && current.Block.Hash == block.Block.Hash)
+            {
+                ancestor = block.Block;
+                break;
+            }
+        }
+
+        if (ancestor is null)
+        {
+            throw new ReorgBeyondFinalityException(
+                $"block {checkpoint.Number} ({checkpoint.Hash}) is no longer canonical and no common ancestor was found within the finality depth of {_options.FinalityDepth} blocks");
+        }
+
+        _log.LogWarning("chain {Chain}: reorg, rolling back from {From} to common ancestor {To}", Chain, checkpoint.Number, ancestor.Value.Number);
+        var accounts = await AccountsAboveAsync(cancellationToken).ConfigureAwait(false);
+        await _store.RollbackToAsync(ancestor.Value, cancellationToken).ConfigureAwait(false);
+        _checkpoint = new ChainCheckpoint(ancestor.Value, _time.GetUtcNow());
+        Status.Reorged(ancestor.Value);
+        await RaiseAsync(new ChainCommitted(Chain, ancestor.Value, head, 0, 0, accounts, PricesChanged: true, Reorged: true), cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    private static Task<IReadOnlySet<EvmAddress>> AccountsAboveAsync(CancellationToken cancellationToken)
+    {
+        // A rollback may touch any account on this chain; the margin service recomputes all of them.
+        _ = cancellationToken;
+        return Task.FromResult<IReadOnlySet<EvmAddress>>(new HashSet<EvmAddress>());
+    }
+
+    private async Task RaiseAsync(ChainCommitted committed, CancellationToken cancellationToken)
+    {
+        var handlers = Committed;
+        if (handlers is null)
+        {
+            return;
+        }
+
+        foreach (var handler in handlers.GetInvocationList().Cast<Func<ChainCommitted, CancellationToken, Task>>())
+        {
+            try
+            {
+                await handler(committed, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // A subscriber's failure must not stop indexing.
+                _log.LogError(ex, "chain {Chain}: a commit subscriber failed", Chain);
+            }
+        }
+    }
+}
+
+/// <summary>The node's answers contradict each other (a reorg while reading); the step is retried.</summary>
+public sealed class InconsistentChainException : Exception
+{
+    public InconsistentChainException()
+    {
+    }
+
+    public InconsistentChainException(string message)
+        : base(message)
+    {
+    }
+
+    public InconsistentChainException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
