@@ -61,12 +61,25 @@ public sealed class ChainContractsOptions
 
     public string? Liquidator { get; set; }
 
-    /// <summary>Token address by canonical asset symbol (USDC, WBTC, WETH ...).</summary>
-    public Dictionary<string, string> Tokens { get; set; } = [];
+    /// <summary>Collateral tokens by their symbol on this chain (USDC, WBTC, WETH ...), each with its canonical asset.</summary>
+    public Dictionary<string, TokenOptions> Tokens { get; set; } = [];
 
     /// <summary>USD spot feed address by underlying symbol (ETH, BTC, USDC).</summary>
     public Dictionary<string, string> PriceFeeds { get; set; } = [];
 
     /// <summary>Implied-volatility feed address by underlying symbol.</summary>
     public Dictionary<string, string> VolatilityFeeds { get; set; } = [];
+}
+
+/// <summary>A token on one chain: its address, its decimals, and the canonical asset it is (WETH is ETH).</summary>
+public sealed class TokenOptions
+{
+    [Required]
+    public string Address { get; set; } = "";
+
+    [Range(0, 77)]
+    public int Decimals { get; set; }
+
+    /// <summary>The canonical asset; defaults to the token's own symbol.</summary>
+    public string? Asset { get; set; }
 }

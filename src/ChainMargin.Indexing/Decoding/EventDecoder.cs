@@ -37,8 +37,11 @@ public sealed class EventDecoder
     {
         Topic("NewRound(uint256,address,uint256)"),
         Topic("OwnershipTransferred(address,address)"),
-        Topic("BadDebt(address,uint256)"),
-        Topic("MarketRegistered(address,bool)"),
+        Topic("BadDebt(address,address,uint256)"),
+        Topic("InsuranceFunded(address,address,uint256)"),
+        Topic("MarketSet(address,bool)"),
+        Topic("CollateralListed(address)"),
+        Topic("LiquidatorSet(address)"),
         Topic("Transfer(address,address,uint256)"),
         Topic("Approval(address,address,uint256)"),
     };

@@ -1,0 +1,173 @@
+using System.Globalization;
+using System.Numerics;
+using ChainMargin.Core;
+
+namespace ChainMargin.Liquidation.Portfolio;
+
+/// <summary>The rows of the store that portfolios are built from, read once per recompute and shared by all accounts.</summary>
+public sealed record StoreSnapshot(
+    IReadOnlyList<CollateralBalance> Collateral,
+    IReadOnlyList<PerpPositionRow> Perps,
+    IReadOnlyList<OptionPositionRow> Options,
+    IReadOnlyList<PerpMarketRow> Markets,
+    IReadOnlyList<OptionSeriesRow> Series,
+    IReadOnlyList<PriceRoundRow> Prices,
+    IReadOnlyDictionary<ChainId, BlockRef> Checkpoints)
+{
+    public static async Task<StoreSnapshot> ReadAsync(IChainStore store, IEnumerable<ChainId> chains, EvmAddress? account, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(chains);
+        var checkpoints = new Dictionary<ChainId, BlockRef>();
+        foreach (var chain in chains)
+        {
+            var checkpoint = await store.GetCheckpointAsync(chain, cancellationToken).ConfigureAwait(false);
+            if (checkpoint is not null)
+            {
+                checkpoints[chain] = checkpoint.Block;
+            }
+        }
+
+        return new StoreSnapshot(
+            await store.GetCollateralAsync(account, cancellationToken).ConfigureAwait(false),
+            await store.GetPerpPositionsAsync(account, cancellationToken).ConfigureAwait(false),
+            await store.GetOptionPositionsAsync(account, cancellationToken).ConfigureAwait(false),
+            await store.GetPerpMarketsAsync(cancellationToken).ConfigureAwait(false),
+            await store.GetOptionSeriesAsync(cancellationToken).ConfigureAwait(false),
+            await store.GetLatestPricesAsync(cancellationToken).ConfigureAwait(false),
+            checkpoints);
+    }
+
+    public IEnumerable<EvmAddress> Accounts =>
+        Collateral.Select(c => c.Account).Concat(Perps.Select(p => p.Account)).Concat(Options.Select(o => o.Account)).Distinct();
+}
+
+/// <summary>
+/// Joins an account's rows on every chain into one <see cref="Core.Portfolio"/>: tokens become canonical assets with
+/// their decimals, perp markets and option series resolve to their underlyings. The portfolio's block vector holds each
+/// chain's checkpoint, the block every value of that chain was read at.
+/// </summary>
+public sealed class PortfolioAssembler
+{
+    private const int SizeDecimals = 18;
+    private readonly TokenRegistry _registry;
+
+    public PortfolioAssembler(TokenRegistry registry) => _registry = registry;
+
+    /// <summary>Builds one portfolio per account (zero balances and closed positions left out).</summary>
+    public IReadOnlyDictionary<EvmAddress, Core.Portfolio> Assemble(StoreSnapshot rows, IReadOnlySet<EvmAddress>? only = null)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        var markets = rows.Markets.ToDictionary(m => (m.Chain.Value, m.Venue, m.MarketId));
+        var series = rows.Series.ToDictionary(s => (s.Chain.Value, s.Venue, s.SeriesId));
+        var builders = new Dictionary<EvmAddress, Builder>();
+        Builder For(EvmAddress account)
+        {
+            if (!builders.TryGetValue(account, out var builder))
+            {
+                builder = new Builder(account);
+                builders[account] = builder;
+            }
+
+            return builder;
+        }
+
+        bool Wanted(EvmAddress account) => only is null || only.Contains(account);
+
+        foreach (var row in rows.Collateral)
+        {
+            if (row.Balance.IsZero || !Wanted(row.Account))
+            {
+                continue;
+            }
+
+            var token = _registry.Token(row.Chain, row.Token);
+            var builder = For(row.Account);
+            if (token is null)
+            {
+                builder.Unknown.Add($"collateral token {row.Token} on chain {row.Chain} is not in the asset registry");
+                continue;
+            }
+
+            builder.Collateral.Add(new PortfolioCollateral(row.Chain, "vault:" + row.Venue, token.Asset, new TokenAmount(row.Balance, token.Decimals), row.AsOf));
+        }
+
+        foreach (var row in rows.Perps)
+        {
+            if (row.Size.IsZero || !Wanted(row.Account))
+            {
+                continue;
+            }
+
+            var builder = For(row.Account);
+            if (!markets.TryGetValue((row.Chain.Value, row.Venue, row.MarketId), out var market))
+            {
+                builder.Unknown.Add($"perp market {row.MarketId} on chain {row.Chain} is not listed");
+                continue;
+            }
+
+            var asset = _registry.PriceFeedAsset(row.Chain, market.Feed) ?? new AssetId(market.Symbol);
+            builder.Perps.Add(new PortfolioPerp(
+                row.Chain, "perp:" + row.Venue, market.Symbol + "-PERP", asset, new TokenAmount(row.Size, SizeDecimals),
+                new TokenAmount(row.EntryPrice, FeedDecimals), row.AsOf));
+        }
+
+        foreach (var row in rows.Options)
+        {
+            if (row.Size.IsZero || !Wanted(row.Account))
+            {
+                continue;
+            }
+
+            var builder = For(row.Account);
+            if (!series.TryGetValue((row.Chain.Value, row.Venue, row.SeriesId), out var s))
+            {
+                builder.Unknown.Add($"option series {row.SeriesId} on chain {row.Chain} is not listed");
+                continue;
+            }
+
+            var asset = _registry.PriceFeedAsset(row.Chain, s.Feed) ?? new AssetId(s.Symbol);
+            var name = string.Create(CultureInfo.InvariantCulture,
+                $"{s.Symbol}-{DateTimeOffset.FromUnixTimeSeconds(s.Expiry):yyyyMMdd}-{Units.Format(s.Strike, FeedDecimals).TrimEnd('0').TrimEnd('.')}-{(s.IsCall ? "C" : "P")}");
+            builder.Options.Add(new PortfolioOption(
+                row.Chain, "options:" + row.Venue, name, asset, new TokenAmount(s.Strike, FeedDecimals),
+                DateTimeOffset.FromUnixTimeSeconds(s.Expiry), s.IsCall, new TokenAmount(row.Size, SizeDecimals), row.AsOf));
+        }
+
+        var result = new Dictionary<EvmAddress, Core.Portfolio>();
+        foreach (var (account, builder) in builders)
+        {
+            var chains = builder.Chains();
+            var vector = new BlockVector(chains.Select(c => rows.Checkpoints.TryGetValue(c, out var cp) ? cp : builder.LatestBlock(c)));
+            result[account] = new Core.Portfolio(account, [account], builder.Collateral, [], builder.Perps, builder.Options, [], vector);
+        }
+
+        return result;
+    }
+
+    /// <summary>Every price feed of the reference protocol answers with 8 decimals (Chainlink's USD convention).</summary>
+    public const int FeedDecimals = 8;
+
+    private sealed class Builder(EvmAddress account)
+    {
+        public EvmAddress Account { get; } = account;
+
+        public List<PortfolioCollateral> Collateral { get; } = [];
+
+        public List<PortfolioPerp> Perps { get; } = [];
+
+        public List<PortfolioOption> Options { get; } = [];
+
+        public List<string> Unknown { get; } = [];
+
+        public IEnumerable<ChainId> Chains() =>
+            Collateral.Select(c => c.Chain).Concat(Perps.Select(p => p.Chain)).Concat(Options.Select(o => o.Chain)).Distinct();
+
+        public BlockRef LatestBlock(ChainId chain) =>
+            Collateral.Where(c => c.Chain == chain).Select(c => c.AsOf)
+                .Concat(Perps.Where(p => p.Chain == chain).Select(p => p.AsOf))
+                .Concat(Options.Where(o => o.Chain == chain).Select(o => o.AsOf))
+                .MaxBy(b => b.Number);
+    }
+
+}
