@@ -1,0 +1,296 @@
+using System.Collections.Concurrent;
+using ChainMargin.Core;
+
+namespace ChainMargin.Risk;
+
+/// <summary>
+/// Indexed prices of canonical assets, aligned and oldest first, one observation every Risk:Var:ReturnIntervalDays.
+/// The statistical methods and the EWMA volatility of dynamic margin come from it.
+/// </summary>
+public sealed record PriceHistory(IReadOnlyDictionary<AssetId, double[]> Prices);
+
+/// <summary>
+/// The market prepared once per price update and shared by every account: prices and volatilities by canonical asset,
+/// every option series valued over the spot x vol grid once, and the factor scenarios (historical and Monte Carlo)
+/// that all accounts' P&amp;L are taken against. Safe to use from several threads.
+/// </summary>
+public sealed class RiskMarket
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, (string Canonical, double Haircut)> _variants = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<AssetId, int> _assetIndex = new();
+    private readonly ConcurrentDictionary<SeriesKey, int> _seriesIndex = new();
+    private readonly Dictionary<EvmAddress, double> _credit = [];
+    private AssetState[] _assets = [];
+    private SeriesState[] _series = [];
+
+    private RiskMarket(MarketSnapshot snapshot, RiskConfig config, PriceHistory? history)
+    {
+        Snapshot = snapshot;
+        Config = config;
+        var grid = config.Grid;
+        SpotShocks = new double[grid.SpotSteps];
+        for (var i = 0; i < grid.SpotSteps; i++)
+        {
+            SpotShocks[i] = -grid.SpotRange + (2 * grid.SpotRange * i / (grid.SpotSteps - 1));
+        }
+
+        SpotShocks[grid.SpotSteps / 2] = 0;
+        VolShocks = [.. grid.VolShocks];
+        foreach (var (symbol, asset) in config.Assets)
+        {
+            _variants[symbol] = (symbol.ToUpperInvariant(), 0);
+            foreach (var (variant, options) in asset.Variants)
+            {
+                _variants[variant] = (symbol.ToUpperInvariant(), options.Haircut);
+            }
+        }
+
+        foreach (var (address, limit) in config.CreditLines)
+        {
+            _credit[EvmAddress.Parse(address)] = (double)limit;
+        }
+
+        Factors = history is null ? null : FactorModel.Build(history, config.Var);
+    }
+
+    public MarketSnapshot Snapshot { get; }
+
+    public RiskConfig Config { get; }
+
+    /// <summary>Spot shocks of the portfolio-margin grid, e.g. -0.15 .. +0.15 in 21 steps.</summary>
+    public IReadOnlyList<double> SpotShockList => SpotShocks;
+
+    public IReadOnlyList<double> VolShockList => VolShocks;
+
+    /// <summary>The factor model and scenarios (null without a price history).</summary>
+    public FactorModel? Factors { get; }
+
+    internal double[] SpotShocks { get; }
+
+    internal double[] VolShocks { get; }
+
+    internal int ScenarioCount => SpotShocks.Length * VolShocks.Length;
+
+    internal AssetState[] Assets => Volatile.Read(ref _assets);
+
+    internal SeriesState[] Series => Volatile.Read(ref _series);
+
+    /// <summary>Prepares the market for one price update. The config must be valid (it is checked again here).</summary>
+    public static RiskMarket Prepare(MarketSnapshot snapshot, RiskConfig config, PriceHistory? history = null)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        ArgumentNullException.ThrowIfNull(config);
+        config.EnsureValid();
+        var market = new RiskMarket(snapshot, config, history);
+        foreach (var asset in snapshot.Prices.Keys.OrderBy(a => a.Symbol, StringComparer.Ordinal))
+        {
+            market.AssetIndexOf(market.Canonical(asset).Canonical);
+        }
+
+        return market;
+    }
+
+    internal double CreditLimit(EvmAddress account) => _credit.TryGetValue(account, out var limit) ? limit : 0;
+
+    /// <summary>The canonical asset of a symbol and the extra haircut of a bridged or wrapped variant.</summary>
+    internal (AssetId Canonical, double Haircut, bool Configured) Canonical(AssetId asset) =>
+        _variants.TryGetValue(asset.Symbol, out var v) ? (new AssetId(v.Canonical), v.Haircut, true) : (asset, 0, false);
+
+    internal int AssetIndexOf(AssetId canonical)
+    {
+        if (_assetIndex.TryGetValue(canonical, out var index))
+        {
+            return index;
+        }
+
+        lock (_gate)
+        {
+            if (_assetIndex.TryGetValue(canonical, out index))
+            {
+                return index;
+            }
+
+            var state = AssetState.Create(canonical, this);
+            var grown = new AssetState[_assets.Length + 1];
+            _assets.CopyTo(grown, 0);
+            grown[^1] = state;
+            Volatile.Write(ref _assets, grown);
+            _assetIndex[canonical] = grown.Length - 1;
+            return grown.Length - 1;
+        }
+    }
+
+    internal int SeriesIndexOf(int asset, double strike, DateTimeOffset expiry, bool isCall)
+    {
+        var key = new SeriesKey(asset, strike, expiry.UtcTicks, isCall);
+        if (_seriesIndex.TryGetValue(key, out var index))
+        {
+            return index;
+        }
+
+        lock (_gate)
+        {
+            if (_seriesIndex.TryGetValue(key, out index))
+            {
+                return index;
+            }
+
+            var years = Math.Max(0, (expiry - Snapshot.Now).TotalDays / 365.25);
+            var state = SeriesState.Create(_assets[asset], asset, strike, years, isCall, this);
+            var grown = new SeriesState[_series.Length + 1];
+            _series.CopyTo(grown, 0);
+            grown[^1] = state;
+            Volatile.Write(ref _series, grown);
+            _seriesIndex[key] = grown.Length - 1;
+            return grown.Length - 1;
+        }
+    }
+
+    private readonly record struct SeriesKey(int Asset, double Strike, long ExpiryTicks, bool IsCall);
+}
+
+/// <summary>One canonical asset as the kernels see it. Immutable; a liquidation-price search works on modified copies.</summary>
+internal sealed class AssetState
+{
+    public required AssetId Id { get; init; }
+
+    public required bool Configured { get; init; }
+
+    public required double Weight { get; init; }
+
+    public required bool Stable { get; init; }
+
+    public required bool HasPrice { get; init; }
+
+    public required double Spot { get; init; }
+
+    public required PriceStatus Status { get; init; }
+
+    public required string? Reason { get; init; }
+
+    public required bool HasVol { get; init; }
+
+    public required double Vol { get; init; }
+
+    /// <summary>Dynamic margin's multiplier on the standard fractions: vol scale times the circuit breaker's widening.</summary>
+    public required double DynamicScale { get; init; }
+
+    public required string DynamicReason { get; init; }
+
+    public required int Factor { get; init; }
+
+    public static AssetState Create(AssetId id, RiskMarket market)
+    {
+        var config = market.Config;
+        config.Assets.TryGetValue(id.Symbol, out var options);
+        var price = market.Snapshot.PriceOf(id);
+        var hasPrice = price.Usd is { } usd && usd > 0 && price.Status != PriceStatus.Missing;
+        var reason = price.Reason;
+        var status = price.Status;
+        if (!hasPrice)
+        {
+            status = PriceStatus.Missing;
+            reason ??= price.Usd is null ? $"no price for {id}" : $"price of {id} is not positive";
+        }
+
+        var factor = market.Factors?.IndexOf(id) ?? -1;
+        double? ewma = factor >= 0 ? market.Factors!.AnnualisedVol[factor] : null;
+        var vol = market.Snapshot.Volatilities.TryGetValue(id, out var v) && double.IsFinite(v.Annualised) && v.Annualised > 0
+            ? v.Annualised
+            : ewma ?? 0;
+        var hasVol = vol > 0;
+        vol = Math.Max(vol, config.Options.MinVolatility);
+
+        var reference = options?.ReferenceVolatility ?? 0.6;
+        var scale = 1.0;
+        var why = "no volatility history: base fractions";
+        if (ewma is { } current)
+        {
+            scale = Math.Clamp(current / reference, config.Dynamic.MinScale, config.Dynamic.MaxScale);
+            why = FormattableString.Invariant($"EWMA vol {current:0.###} / reference {reference:0.###}");
+            var move = market.Factors!.LastMove[factor];
+            if (config.CircuitBreaker.Enabled && move >= config.CircuitBreaker.MoveThreshold)
+            {
+                scale *= config.CircuitBreaker.WidenFactor;
+                why += FormattableString.Invariant($"; circuit breaker: last move {move:0.###} >= {config.CircuitBreaker.MoveThreshold:0.###}, x{config.CircuitBreaker.WidenFactor:0.##}");
+            }
+        }
+
+        return new AssetState
+        {
+            Id = id,
+            Configured = options is not null,
+            Weight = options?.CollateralWeight ?? 0,
+            Stable = options?.Stable ?? false,
+            HasPrice = hasPrice,
+            Spot = hasPrice ? (double)price.Usd!.Value : 0,
+            Status = status,
+            Reason = reason,
+            HasVol = hasVol,
+            Vol = vol,
+            DynamicScale = scale,
+            DynamicReason = why,
+            Factor = factor,
+        };
+    }
+
+    public AssetState WithSpot(double spot) => new()
+    {
+        Id = Id, Configured = Configured, Weight = Weight, Stable = Stable, HasPrice = true, Spot = spot, Status = Status,
+        Reason = Reason, HasVol = HasVol, Vol = Vol, DynamicScale = DynamicScale, DynamicReason = DynamicReason, Factor = Factor,
+    };
+}
+
+/// <summary>An option series (per unit of underlying) valued now and over the whole spot x vol grid, once per update.</summary>
+internal sealed class SeriesState
+{
+    public required int Asset { get; init; }
+
+    public required double Strike { get; init; }
+
+    public required double Years { get; init; }
+
+    public required bool IsCall { get; init; }
+
+    public required bool Priced { get; init; }
+
+    public required double Value { get; init; }
+
+    public required double Delta { get; init; }
+
+    public required double Gamma { get; init; }
+
+    /// <summary>Values at grid scenario k = volIndex * spotSteps + spotIndex.</summary>
+    public required double[] Grid { get; init; }
+
+    public static SeriesState Create(AssetState asset, int assetIndex, double strike, double years, bool isCall, RiskMarket market)
+    {
+        var grid = new double[market.ScenarioCount];
+        if (!asset.HasPrice || !asset.HasVol || !(strike > 0) || !double.IsFinite(strike))
+        {
+            return new SeriesState { Asset = assetIndex, Strike = strike, Years = years, IsCall = isCall, Priced = false, Value = 0, Delta = 0, Gamma = 0, Grid = grid };
+        }
+
+        var rate = market.Config.Options.RiskFreeRate;
+        var spots = new double[market.SpotShocks.Length];
+        for (var i = 0; i < spots.Length; i++)
+        {
+            spots[i] = asset.Spot * (1 + market.SpotShocks[i]);
+        }
+
+        var vols = new double[market.VolShocks.Length];
+        for (var j = 0; j < vols.Length; j++)
+        {
+            vols[j] = Math.Max(market.Config.Options.MinVolatility, asset.Vol * (1 + market.VolShocks[j]));
+        }
+
+        BlackScholes.PriceGrid(isCall, spots, vols, strike, years, rate, grid);
+        var greeks = BlackScholes.Greeks(isCall, asset.Spot, strike, years, asset.Vol, rate);
+        return new SeriesState
+        {
+            Asset = assetIndex, Strike = strike, Years = years, IsCall = isCall, Priced = true,
+            Value = greeks.Value, Delta = greeks.Delta, Gamma = greeks.Gamma, Grid = grid,
+        };
+    }
+}

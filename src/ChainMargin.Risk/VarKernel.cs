@@ -1,0 +1,339 @@
+using System.Numerics;
+
+namespace ChainMargin.Risk;
+
+/// <summary>Numbers of one statistical method (historical or Monte Carlo) for one account.</summary>
+internal struct VarNumbers
+{
+    public double Equity;
+    public double Maintenance;
+    public double Initial;
+    public MarginStatus Status;
+    public int MissingAsset;
+    public int ScenarioIndex;
+    public double ScenarioLoss;
+}
+
+/// <summary>
+/// VaR and ES from shared factor scenarios. An account's exposures are delta (USD per unit log-return) and gamma
+/// (options) per underlying, so its P&amp;L over all scenarios is exposures x scenarios: a few vectorised passes over
+/// the factor-major scenario arrays. VaR at confidence c is the k-th largest loss with k = ceil(N (1 - c)); ES the mean
+/// of the k largest, hence ES &gt;= VaR always.
+/// </summary>
+internal static class VarKernel
+{
+    /// <summary>
+    /// <paramref name="measures"/> receives (VaR, ES) per configured confidence. <paramref name="legRequirement"/>, when
+    /// not empty, receives each leg's component of the maintenance measure (they sum to it).
+    /// </summary>
+    public static VarNumbers Run(
+        ReadOnlySpan<Leg> legs, AssetState[] assets, SeriesState[] series, FactorScenarios? scenarios, RiskConfig config,
+        MarginStatus accountStatus, Span<double> measures, Span<double> legRequirement)
+    {
+        var result = new VarNumbers { MissingAsset = -1, ScenarioIndex = -1 };
+        if (accountStatus == MarginStatus.Unpriced)
+        {
+            result.Status = MarginStatus.Unpriced;
+            return result;
+        }
+
+        var scratch = KernelScratch.Current;
+        scratch.Ensure(legs.Length, 1, 1);
+        var groups = 0;
+        Span<int> factor = legs.Length <= 64 ? stackalloc int[legs.Length] : new int[legs.Length];
+        for (var i = 0; i < legs.Length; i++)
+        {
+            ref readonly var leg = ref legs[i];
+            var asset = assets[leg.Asset];
+            var g = Group(scratch, ref groups, leg.Asset);
+            switch (leg.Kind)
+            {
+                case LegKind.Collateral:
+                case LegKind.Debt:
+                    result.Equity += leg.Qty * asset.Spot * leg.Weight;
+                    if (!asset.Stable)
+                    {
+                        scratch.GroupNet[g] += leg.Qty * asset.Spot * leg.Weight;
+                    }
+
+                    break;
+                case LegKind.Perp:
+                    result.Equity += leg.Qty * (asset.Spot - leg.Entry);
+                    scratch.GroupNet[g] += leg.Qty * asset.Spot;
+                    break;
+                default:
+                    var s = series[leg.Series];
+                    result.Equity += leg.Qty * s.Value;
+                    scratch.GroupNet[g] += leg.Qty * s.Delta * asset.Spot;
+                    scratch.GroupLinear[g] += leg.Qty * s.Gamma * asset.Spot * asset.Spot;
+                    break;
+            }
+        }
+
+        if (scenarios is null)
+        {
+            result.Status = MarginStatus.NotComputed;
+            return result;
+        }
+
+        Span<int> groupFactor = groups <= 64 ? stackalloc int[groups] : new int[groups];
+        var active = 0;
+        for (var g = 0; g < groups; g++)
+        {
+            var asset = assets[scratch.GroupAsset[g]];
+            groupFactor[g] = asset.Factor;
+            if (scratch.GroupNet[g] == 0 && scratch.GroupLinear[g] == 0)
+            {
+                continue;
+            }
+
+            if (asset.Factor < 0)
+            {
+                result.Status = MarginStatus.NotComputed;
+                result.MissingAsset = scratch.GroupAsset[g];
+                return result;
+            }
+
+            active++;
+        }
+
+        var count = scenarios.Count;
+        if (count == 0)
+        {
+            result.Status = MarginStatus.NotComputed;
+            return result;
+        }
+
+        if (scratch.Pnl.Length < count * 2)
+        {
+            scratch.Pnl = new double[count * 2];
+        }
+
+        var losses = scratch.Pnl.AsSpan(0, count);
+        losses.Clear();
+        for (var g = 0; g < groups; g++)
+        {
+            var delta = scratch.GroupNet[g];
+            var gamma = scratch.GroupLinear[g];
+            if ((delta == 0 && gamma == 0) || groupFactor[g] < 0)
+            {
+                continue;
+            }
+
+            AddLoss(losses, scenarios.Returns[groupFactor[g]], delta, 0.5 * gamma);
+        }
+
+        var v = config.Var;
+        var confidences = v.Confidences;
+        var take = TailCount(count, v.MaintenanceConfidence);
+        foreach (var c in confidences)
+        {
+            take = Math.Max(take, TailCount(count, c));
+        }
+
+        var tail = scratch.Pnl.AsSpan(count, count);
+        losses.CopyTo(tail);
+        SelectLargest(tail, take);
+        var top = tail[..take];
+        top.Sort();
+        top.Reverse();
+        for (var i = 0; i < confidences.Count && (2 * i) + 1 < measures.Length; i++)
+        {
+            var k = TailCount(count, confidences[i]);
+            measures[2 * i] = top[k - 1];
+            measures[(2 * i) + 1] = Mean(top[..k]);
+        }
+
+        var km = TailCount(count, v.MaintenanceConfidence);
+        var maintenanceMeasure = v.MaintenanceMeasure == "VaR" ? top[km - 1] : Mean(top[..km]);
+        result.Maintenance = Math.Max(0, maintenanceMeasure);
+        result.Initial = result.Maintenance * v.InitialMultiplier;
+        result.ScenarioLoss = top[km - 1];
+        result.ScenarioIndex = losses.IndexOf(top[km - 1]);
+        result.Status = result.Maintenance > 1e-9 ? accountStatus : (MarginStatus)Math.Max((int)accountStatus, (int)MarginStatus.NoRequirement);
+
+        if (!legRequirement.IsEmpty && result.Maintenance > 0)
+        {
+            Components(legs, assets, series, scenarios, losses.ToArray(), km, v.MaintenanceMeasure == "VaR", result.Maintenance, legRequirement);
+        }
+
+        return result;
+    }
+
+    public static int TailCount(int scenarios, double confidence) =>
+        Math.Clamp((int)Math.Ceiling(Math.Round(scenarios * (1 - confidence), 9)), 1, scenarios);
+
+    /// <summary>loss[s] -= delta r[s] + halfGamma r[s]^2, vectorised.</summary>
+    private static void AddLoss(Span<double> losses, double[] returns, double delta, double halfGamma)
+    {
+        var i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var w = Vector<double>.Count;
+            var d = new Vector<double>(delta);
+            var h = new Vector<double>(halfGamma);
+            for (; i <= losses.Length - w; i += w)
+            {
+                var r = new Vector<double>(returns.AsSpan(i, w));
+                var l = new Vector<double>(losses.Slice(i, w));
+                (l - (r * (d + (h * r)))).CopyTo(losses.Slice(i, w));
+            }
+        }
+
+        for (; i < losses.Length; i++)
+        {
+            var r = returns[i];
+            losses[i] -= r * (delta + (halfGamma * r));
+        }
+    }
+
+    private static double Mean(ReadOnlySpan<double> values)
+    {
+        var sum = 0.0;
+        foreach (var value in values)
+        {
+            sum += value;
+        }
+
+        return sum / values.Length;
+    }
+
+    /// <summary>Quickselect: afterwards values[..k] hold the k largest values (in no order). Expected O(n).</summary>
+    internal static void SelectLargest(Span<double> values, int k)
+    {
+        var lo = 0;
+        var hi = values.Length - 1;
+        var target = k - 1;
+        while (lo < hi)
+        {
+            var mid = lo + ((hi - lo) / 2);
+            var pivot = Median(values[lo], values[mid], values[hi]);
+            var i = lo;
+            var j = hi;
+            while (i <= j)
+            {
+                while (values[i] > pivot)
+                {
+                    i++;
+                }
+
+                while (values[j] < pivot)
+                {
+                    j--;
+                }
+
+                if (i <= j)
+                {
+                    (values[i], values[j]) = (values[j], values[i]);
+                    i++;
+                    j--;
+                }
+            }
+
+            if (target <= j)
+            {
+                hi = j;
+            }
+            else if (target >= i)
+            {
+                lo = i;
+            }
+            else
+            {
+                return;
+            }
+        }
+    }
+
+    private static double Median(double a, double b, double c) =>
+        Math.Max(Math.Min(a, b), Math.Min(Math.Max(a, b), c));
+
+    /// <summary>
+    /// Component VaR/ES: each leg's average loss over the tail scenarios (ES: the k worst; VaR: a window of ranks around
+    /// k, rescaled to the VaR), so the components add up to the measure.
+    /// </summary>
+    private static void Components(
+        ReadOnlySpan<Leg> legs, AssetState[] assets, SeriesState[] series, FactorScenarios scenarios, double[] losses, int k, bool valueAtRisk,
+        double measure, Span<double> legRequirement)
+    {
+        var order = Enumerable.Range(0, losses.Length).ToArray();
+        var keys = losses.Select(l => -l).ToArray();
+        Array.Sort(keys, order);
+        int from, to;
+        if (valueAtRisk)
+        {
+            var window = Math.Max(1, losses.Length / 400);
+            from = Math.Max(0, k - 1 - window);
+            to = Math.Min(losses.Length, k + window);
+        }
+        else
+        {
+            from = 0;
+            to = k;
+        }
+
+        var total = 0.0;
+        for (var i = 0; i < legs.Length; i++)
+        {
+            ref readonly var leg = ref legs[i];
+            var asset = assets[leg.Asset];
+            if (asset.Factor < 0)
+            {
+                legRequirement[i] = 0;
+                continue;
+            }
+
+            var r = scenarios.Returns[asset.Factor];
+            double delta, halfGamma = 0;
+            switch (leg.Kind)
+            {
+                case LegKind.Collateral:
+                case LegKind.Debt:
+                    delta = asset.Stable ? 0 : leg.Qty * asset.Spot * leg.Weight;
+                    break;
+                case LegKind.Perp:
+                    delta = leg.Qty * asset.Spot;
+                    break;
+                default:
+                    var s = series[leg.Series];
+                    delta = leg.Qty * s.Delta * asset.Spot;
+                    halfGamma = 0.5 * leg.Qty * s.Gamma * asset.Spot * asset.Spot;
+                    break;
+            }
+
+            var sum = 0.0;
+            for (var j = from; j < to; j++)
+            {
+                var x = r[order[j]];
+                sum -= x * (delta + (halfGamma * x));
+            }
+
+            legRequirement[i] = sum / (to - from);
+            total += legRequirement[i];
+        }
+
+        if (valueAtRisk && Math.Abs(total) > 1e-12)
+        {
+            for (var i = 0; i < legs.Length; i++)
+            {
+                legRequirement[i] *= measure / total;
+            }
+        }
+    }
+
+    private static int Group(KernelScratch scratch, ref int groups, int asset)
+    {
+        for (var g = 0; g < groups; g++)
+        {
+            if (scratch.GroupAsset[g] == asset)
+            {
+                return g;
+            }
+        }
+
+        scratch.GroupAsset[groups] = asset;
+        scratch.GroupNet[groups] = 0;
+        scratch.GroupLinear[groups] = 0;
+        return groups++;
+    }
+}
