@@ -1,0 +1,81 @@
+using ChainMargin.Core;
+
+namespace ChainMargin.Storage;
+
+/// <summary>A batch checked for consistency and split by fact type, before any transaction opens.</summary>
+internal sealed class BatchContent
+{
+    private BatchContent(ChainBatch batch)
+    {
+        Batch = batch;
+        ChainColumn = Columns.ToColumn(batch.Chain);
+    }
+
+    public ChainBatch Batch { get; }
+
+    public long ChainColumn { get; }
+
+    /// <summary>Blocks by number, the last one given for a number winning (an upsert cannot touch one row twice).</summary>
+    public IReadOnlyList<IndexedBlock> Blocks { get; private set; } = [];
+
+    public List<CollateralChanged> Collateral { get; } = [];
+
+    public List<PerpPositionChanged> PerpPositions { get; } = [];
+
+    public List<PerpMarketListed> PerpMarkets { get; } = [];
+
+    public List<OptionSeriesListed> OptionSeries { get; } = [];
+
+    public List<OptionPositionChanged> OptionPositions { get; } = [];
+
+    public List<PriceRoundUpdated> PriceRounds { get; } = [];
+
+    public List<RejectedLog> Rejected { get; } = [];
+
+    public static BatchContent From(ChainBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var content = new BatchContent(batch);
+        var chain = batch.Chain;
+        if (batch.Checkpoint.Chain != chain)
+        {
+            throw new ArgumentException($"checkpoint {batch.Checkpoint} is not on chain {chain}", nameof(batch));
+        }
+
+        var blocks = new SortedDictionary<long, IndexedBlock>();
+        foreach (var block in batch.Blocks)
+        {
+            if (block.Block.Chain != chain)
+            {
+                throw new ArgumentException($"block {block.Block} is not on chain {chain}", nameof(batch));
+            }
+
+            blocks[block.Block.Number] = block;
+        }
+
+        content.Blocks = [.. blocks.Values];
+
+        foreach (var fact in batch.Facts)
+        {
+            if (fact.Block.Chain != chain)
+            {
+                throw new ArgumentException($"fact at {fact.Block}/{fact.LogIndex} is not on chain {chain}", nameof(batch));
+            }
+
+            switch (fact)
+            {
+                case CollateralChanged f: content.Collateral.Add(f); break;
+                case PerpPositionChanged f: content.PerpPositions.Add(f); break;
+                case PerpMarketListed f: content.PerpMarkets.Add(f); break;
+                case OptionSeriesListed f: content.OptionSeries.Add(f); break;
+                case OptionPositionChanged f: content.OptionPositions.Add(f); break;
+                case PriceRoundUpdated f: content.PriceRounds.Add(f); break;
+                case RejectedLog f: content.Rejected.Add(f); break;
+                default:
+                    throw new ArgumentException($"the store does not know fact type {fact.GetType().Name}", nameof(batch));
+            }
+        }
+
+        return content;
+    }
+}
