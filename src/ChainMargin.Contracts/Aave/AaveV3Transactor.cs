@@ -47,7 +47,8 @@ public sealed class AaveV3Transactor
     public async Task<string> DeployAsync(AaveV3Artifact artifact, string linkedBytecode, CancellationToken cancellationToken, params object[] constructorArgs)
     {
         ArgumentNullException.ThrowIfNull(artifact);
-        var data = Web3.Eth.DeployContract.GetData(linkedBytecode, artifact.Abi, constructorArgs);
+        // Nethereum's encoder needs a constructor in the ABI; libraries and argument-less contracts have none.
+        var data = constructorArgs.Length == 0 ? linkedBytecode : Web3.Eth.DeployContract.GetData(linkedBytecode, artifact.Abi, constructorArgs);
         var input = new TransactionInput { From = Address, Data = data };
         var receipt = await SendInputAsync(input, "deploy " + artifact.Name, cancellationToken).ConfigureAwait(false);
         return receipt.ContractAddress ?? throw new InvalidOperationException($"deploying {artifact.Name} returned no contract address");
