@@ -88,7 +88,7 @@ public sealed class ChainStatus
         }
     }
 
-    internal void Failed(string error)
+    public void Failed(string error)
     {
         lock (_gate)
         {

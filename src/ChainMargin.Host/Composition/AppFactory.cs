@@ -1,0 +1,57 @@
+using ChainMargin.Host.Api;
+using ChainMargin.Host.Jobs;
+using Hangfire;
+using Hangfire.Dashboard;
+using Microsoft.Extensions.Options;
+
+namespace ChainMargin.Host.Composition;
+
+/// <summary>Builds the web application: API, Hangfire server and dashboard, watchers.</summary>
+public static class AppFactory
+{
+    public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.Sources.Clear();
+        ChainMarginConfiguration.AddSources(builder.Configuration, args);
+        configure?.Invoke(builder.Configuration);
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss ";
+        });
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Hangfire", LogLevel.Warning);
+        builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
+        builder.WebHost.UseUrls(builder.Configuration["Api:Urls"] ?? "http://127.0.0.1:5080");
+        builder.Services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
+        builder.Services.AddProblemDetails();
+        builder.Services.AddOpenApi();
+        builder.Services.AddChainMargin(builder.Configuration);
+
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.MapOpenApi("/openapi/v1.json");
+        app.MapChainMarginApi();
+        app.UseHangfireDashboard("/hangfire", new DashboardOptions { Authorization = [new LoopbackOnlyAuthorization()] });
+
+        var schedule = app.Services.GetRequiredService<IOptions<MarginScheduleOptions>>().Value;
+        app.Services.GetRequiredService<IRecurringJobManager>()
+            .AddOrUpdate<MarginSweepJob>(MarginSweepJob.RecurringId, job => job.RunAsync(CancellationToken.None), schedule.SweepCron);
+        return app;
+    }
+
+    /// <summary>The Hangfire dashboard is open on loopback and closed elsewhere.</summary>
+    private sealed class LoopbackOnlyAuthorization : Hangfire.Dashboard.IDashboardAuthorizationFilter
+    {
+        public bool Authorize(Hangfire.Dashboard.DashboardContext context)
+        {
+            var http = context.GetHttpContext();
+            var remote = http.Connection.RemoteIpAddress;
+            return remote is not null && System.Net.IPAddress.IsLoopback(remote);
+        }
+    }
+}

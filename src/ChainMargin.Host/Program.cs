@@ -1,0 +1,3 @@
+using ChainMargin.Host.Cli;
+
+return await CliApp.RunAsync(args).ConfigureAwait(false);

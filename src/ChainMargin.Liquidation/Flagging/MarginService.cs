@@ -1,0 +1,160 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using ChainMargin.Core;
+using ChainMargin.Liquidation.Portfolio;
+using ChainMargin.Risk;
+using Microsoft.Extensions.Logging;
+
+namespace ChainMargin.Liquidation.Flagging;
+
+/// <summary>Thresholds of the account state machine.</summary>
+public sealed class FlagOptions
+{
+    /// <summary>Headline health below this (and at or above 1) is a warning.</summary>
+    public decimal WarningHealth { get; set; } = 1.1m;
+}
+
+/// <summary>Account margin states, in the order an account falls through them.</summary>
+public static class AccountStates
+{
+    public const string Healthy = "healthy";
+    public const string Warning = "warning";
+    public const string Liquidatable = "liquidatable";
+    public const string Liquidating = "liquidating";
+    public const string Resolved = "resolved";
+}
+
+/// <summary>
+/// Recomputes margin for accounts from what the store holds, classifies each account (healthy, warning,
+/// liquidatable) and records state changes with the health, the reason and the block vector. Used by both paths: the
+/// in-process fast path on every committed block that moves a price or a position, and the Hangfire sweeps.
+/// </summary>
+public sealed class MarginService : IDisposable
+{
+    private readonly IChainStore _store;
+    private readonly TokenRegistry _registry;
+    private readonly RiskConfig _risk;
+    private readonly FlagOptions _flags;
+    private readonly MarketSnapshotBuilder _snapshots;
+    private readonly Func<DateTimeOffset, IReadOnlyDictionary<ChainId, string>> _staleChains;
+    private readonly IReadOnlyList<ChainId> _chains;
+    private readonly TimeProvider _time;
+    private readonly ILogger _log;
+    private readonly ConcurrentDictionary<EvmAddress, MarginReport> _latest = new();
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    public MarginService(
+        IChainStore store,
+        TokenRegistry registry,
+        RiskConfig risk,
+        FlagOptions flags,
+        PriceSafetyOptions safety,
+        IReadOnlyList<ChainId> chains,
+        Func<DateTimeOffset, IReadOnlyDictionary<ChainId, string>> staleChains,
+        TimeProvider time,
+        ILogger<MarginService> log)
+    {
+        _store = store;
+        _registry = registry;
+        _risk = risk;
+        _flags = flags;
+        _snapshots = new MarketSnapshotBuilder(registry, safety);
+        _chains = chains;
+        _staleChains = staleChains;
+        _time = time;
+        _log = log;
+    }
+
+    /// <summary>Time of the last full or incremental recompute, in milliseconds (a metric).</summary>
+    public double LastRecomputeMs { get; private set; }
+
+    public long Recomputes { get; private set; }
+
+    /// <summary>The latest report of an account from the last recompute that included it.</summary>
+    public MarginReport? Latest(EvmAddress account) => _latest.GetValueOrDefault(account);
+
+    public IReadOnlyCollection<MarginReport> LatestReports => _latest.Values.ToArray();
+
+    /// <summary>Computes one account now from the store (the API's read), without recording state.</summary>
+    public async Task<MarginReport> ComputeAsync(EvmAddress account, CancellationToken cancellationToken)
+    {
+        var rows = await StoreSnapshot.ReadAsync(_store, _chains, account, cancellationToken).ConfigureAwait(false);
+        var market = PrepareMarket(rows);
+        var portfolios = new PortfolioAssembler(_registry).Assemble(rows);
+        var portfolio = portfolios.GetValueOrDefault(account) ?? Core.Portfolio.Empty(account);
+        return MarginEngine.Compute(new MarginParameters(portfolio, market));
+    }
+
+    /// <summary>
+    /// Recomputes the given accounts (all accounts when null), records state changes, and returns the reports.
+    /// </summary>
+    public async Task<IReadOnlyList<MarginReport>> RecomputeAsync(IReadOnlySet<EvmAddress>? accounts, string trigger, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var started = Stopwatch.GetTimestamp();
+            var rows = await StoreSnapshot.ReadAsync(_store, _chains, null, cancellationToken).ConfigureAwait(false);
+            var market = PrepareMarket(rows);
+            var portfolios = new PortfolioAssembler(_registry).Assemble(rows, accounts);
+            var reports = new List<MarginReport>(portfolios.Count);
+            foreach (var portfolio in portfolios.Values)
+            {
+                var report = MarginEngine.Compute(new MarginParameters(portfolio, market));
+                reports.Add(report);
+                _latest[portfolio.Account] = report;
+                await RecordAsync(report, trigger, cancellationToken).ConfigureAwait(false);
+            }
+
+            LastRecomputeMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            Recomputes++;
+            return reports;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public void Dispose() => _gate.Dispose();
+
+    /// <summary>The state an account is in given its report.</summary>
+    public string Classify(MarginReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var health = report.Headline.Health;
+        if (health is null)
+        {
+            return AccountStates.Healthy;
+        }
+
+        return health < 1m ? AccountStates.Liquidatable : health < _flags.WarningHealth ? AccountStates.Warning : AccountStates.Healthy;
+    }
+
+    private RiskMarket PrepareMarket(StoreSnapshot rows)
+    {
+        var now = _time.GetUtcNow();
+        var snapshot = _snapshots.Build(rows.Prices, now, _staleChains(now));
+        return RiskMarket.Prepare(snapshot, _risk);
+    }
+
+    private async Task RecordAsync(MarginReport report, string trigger, CancellationToken cancellationToken)
+    {
+        var headline = report.Headline;
+        var state = Classify(report);
+        var reason = string.Create(CultureInfo.InvariantCulture, $"{trigger}: {headline.Method} {headline.StatusName}");
+        if (headline.Reasons.Count > 0)
+        {
+            reason += " (" + string.Join("; ", headline.Reasons) + ")";
+        }
+
+        var changed = await _store.RecordAccountStateAsync(
+            new AccountStateRecord(report.Account, state, headline.Health, reason, report.Blocks.Canonical(), _time.GetUtcNow()),
+            cancellationToken).ConfigureAwait(false);
+        if (changed)
+        {
+            _log.LogInformation("account {Account} is {State} (health {Health}, {Reason})", report.Account, state, headline.Health, reason);
+        }
+    }
+}
