@@ -1,0 +1,102 @@
+// Micro-benchmark of the store's write path, run by hand (not a test):
+//   dotnet run -c Release --project tests/ChainMargin.Storage.Tests/Bench -- [postgres|sqlite] [events] [batch]
+// Commits `events` CollateralChanged facts (default 200,000) in batches of `batch` (default 10,000), 20 facts per
+// block, spread over 1,000 accounts x 4 tokens, into a fresh database, and prints events/s for the commits alone.
+using System.Diagnostics;
+using System.Globalization;
+using System.Numerics;
+using ChainMargin.Core;
+using ChainMargin.Storage;
+using ChainMargin.Testing;
+
+var provider = args.Length > 0 ? args[0] : "postgres";
+var events = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200_000;
+var batchSize = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 10_000;
+const int PerBlock = 20;
+
+PostgresDatabase? database = null;
+string? sqlitePath = null;
+StorageOptions options;
+if (provider == "postgres")
+{
+    database = await PostgresDatabase.CreateAsync("cm_bench");
+    options = new StorageOptions { Provider = "postgres", ConnectionString = database.ConnectionString };
+}
+else
+{
+    sqlitePath = Path.Combine(Path.GetTempPath(), $"chainmargin-bench-{Guid.NewGuid():N}.db");
+    options = new StorageOptions { Provider = "sqlite", ConnectionString = $"Data Source={sqlitePath}" };
+}
+
+try
+{
+    await using var storage = StoreFactory.Create(options);
+    await storage.Store.MigrateAsync(CancellationToken.None);
+
+    var chain = new ChainId(31337);
+    static EvmAddress Address(int n) => EvmAddress.Parse("0x" + n.ToString("x40", CultureInfo.InvariantCulture));
+    static string Hash(long n) => "0x" + n.ToString("x64", CultureInfo.InvariantCulture);
+    var venue = Address(100);
+    var tokens = Enumerable.Range(200, 4).Select(Address).ToArray();
+    var accounts = Enumerable.Range(1_000, 1_000).Select(Address).ToArray();
+    var random = new Random(42);
+
+    // Build every batch first so only the store is timed.
+    var batches = new List<ChainBatch>();
+    var block = 0L;
+    for (var done = 0; done < events; done += batchSize)
+    {
+        var facts = new List<ChainFact>(batchSize);
+        var blocks = new List<IndexedBlock>();
+        for (var i = 0; i < batchSize && done + i < events; i++)
+        {
+            if (i % PerBlock == 0)
+            {
+                block++;
+                blocks.Add(new IndexedBlock(new BlockRef(chain, block, Hash(block)), Hash(block - 1), 1_700_000_000 + block));
+            }
+
+            var amount = new BigInteger(random.Next(-1_000_000, 2_000_000)) * BigInteger.Pow(10, 12);
+            facts.Add(new CollateralChanged(
+                new BlockRef(chain, block, Hash(block)), i % PerBlock, venue, accounts[random.Next(accounts.Length)],
+                tokens[random.Next(tokens.Length)], amount, amount.Sign >= 0 ? "deposit" : "withdraw"));
+        }
+
+        batches.Add(new ChainBatch(chain, blocks, facts, blocks[^1].Block));
+    }
+
+    var stopwatch = Stopwatch.StartNew();
+    foreach (var batch in batches)
+    {
+        await storage.Store.CommitAsync(batch, CancellationToken.None);
+    }
+
+    stopwatch.Stop();
+    var rate = events / stopwatch.Elapsed.TotalSeconds;
+    Console.WriteLine(
+        $"{provider}: {events:N0} CollateralChanged in batches of {batchSize:N0}: {stopwatch.Elapsed.TotalSeconds:F2} s, {rate:N0} events/s");
+
+    // Re-committing the last batch applies nothing and should be cheap.
+    stopwatch.Restart();
+    await storage.Store.CommitAsync(batches[^1], CancellationToken.None);
+    Console.WriteLine($"{provider}: re-commit of one batch (all duplicates): {stopwatch.Elapsed.TotalMilliseconds:F0} ms");
+
+    stopwatch.Restart();
+    await storage.Store.RollbackToAsync(new BlockRef(chain, block - 500, Hash(block - 500)), CancellationToken.None);
+    Console.WriteLine($"{provider}: rollback of 500 blocks ({500 * PerBlock:N0} facts): {stopwatch.Elapsed.TotalMilliseconds:F0} ms");
+}
+finally
+{
+    if (database is not null)
+    {
+        await database.DisposeAsync();
+    }
+
+    if (sqlitePath is not null)
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        File.Delete(sqlitePath);
+        File.Delete(sqlitePath + "-wal");
+        File.Delete(sqlitePath + "-shm");
+    }
+}
