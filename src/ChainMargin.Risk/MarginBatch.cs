@@ -114,8 +114,14 @@ public sealed class MarginBatch
         for (var m = 0; m < MarginMethods.All.Count; m++)
         {
             var status = _status[m][index];
-            var known = status is not (MarginStatus.Unpriced or MarginStatus.NotComputed) &&
-                        double.IsFinite(_equity[m][index]) && double.IsFinite(_maintenance[m][index]) && double.IsFinite(_health[m][index]);
+            var known = status is not (MarginStatus.Unpriced or MarginStatus.NotComputed);
+            if (known && !(Reportable(_equity[m][index]) && Reportable(_maintenance[m][index]) && Reportable(_initial[m][index]) && Reportable(_health[m][index])))
+            {
+                // An overflow (absurd size or price) is reported like a missing price, never as NaN or infinity.
+                known = false;
+                status = MarginStatus.Unpriced;
+            }
+
             methods.Add(new MethodSummary(
                 MarginMethods.All[m], status,
                 known ? Units.ToReported(_equity[m][index]) : null,
@@ -135,6 +141,8 @@ public sealed class MarginBatch
     }
 
     public MarginStatus StatusOf(string method, int index) => _status[IndexOf(method)][index];
+
+    private static bool Reportable(double value) => double.IsFinite(value) && Math.Abs(value) <= 1e24;
 
     private static int IndexOf(string method)
     {

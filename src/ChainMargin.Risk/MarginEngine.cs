@@ -91,6 +91,13 @@ public static class MarginEngine
 
         var reported = new List<RiskMeasure>();
         var computed = numbers.Status is not (MarginStatus.NotComputed or MarginStatus.Unpriced);
+        if (computed && (!measures.All(Reportable) || !Reportable(numbers.ScenarioLoss)))
+        {
+            computed = false;
+            numbers.Status = MarginStatus.Unpriced;
+            reasons.Add($"{name}: the computation overflowed (a price or size out of range)");
+        }
+
         if (computed)
         {
             for (var i = 0; i < config.Var.Confidences.Count; i++)
@@ -144,10 +151,14 @@ public static class MarginEngine
             return new MethodResult(name, status, Distinct(reasons), null, null, null, null, [], [], null, [], measures);
         }
 
-        var values = new[] { equity, maintenance, initial, hasHealth ? health : 0 };
-        foreach (var value in values)
+        var reportable = Reportable(equity) && Reportable(maintenance) && Reportable(initial) && Reportable(hasHealth ? health : 0);
+        for (var i = 0; i < legEquity.Length && reportable; i++)
         {
-            if (!double.IsFinite(value) || Math.Abs(value) > 1e24)
+            reportable = Reportable(legEquity[i]) && Reportable(legRequirement[i]);
+        }
+
+        if (!reportable)
+        {
             {
                 // A kernel overflow must never leave the engine as NaN or infinity: the account is reported unpriced.
                 reasons.Add($"{name}: the computation overflowed (a price or size out of range)");
@@ -169,8 +180,8 @@ public static class MarginEngine
                 LegKind.Perp => ("perp", portfolio.Perps[leg.Source].Chain, portfolio.Perps[leg.Source].Venue, portfolio.Perps[leg.Source].Market, portfolio.Perps[leg.Source].Underlying),
                 _ => ("option", portfolio.Options[leg.Source].Chain, portfolio.Options[leg.Source].Venue, portfolio.Options[leg.Source].Series, portfolio.Options[leg.Source].Underlying),
             };
-            var e = Finite(legEquity[i]);
-            var r = Finite(legRequirement[i]);
+            var e = legEquity[i];
+            var r = legRequirement[i];
             positions.Add(new PositionContribution(kind, chain, venue, instrument, asset, Units.ToReported(e), Units.ToReported(r)));
             chainEquity[leg.Chain] += e;
             chainRequirement[leg.Chain] += r;
@@ -190,13 +201,14 @@ public static class MarginEngine
     private static decimal? SavingFraction(decimal? isolated, decimal? other) =>
         isolated is { } i && other is { } o && i > 0 ? Math.Round((i - o) / i, 6) : null;
 
-    private static double Finite(double value) => double.IsFinite(value) ? value : 0;
+    /// <summary>What <see cref="Units.ToReported"/> accepts, with room for sums: anything else is an overflow, reported as such.</summary>
+    private static bool Reportable(double value) => double.IsFinite(value) && Math.Abs(value) <= 1e24;
 
     private static List<string> Distinct(List<string> reasons) => reasons.Distinct(StringComparer.Ordinal).ToList();
 
     private static SettingScenario? GridScenario(MethodNumbers numbers, AssetState[] assets, RiskMarket market)
     {
-        if (numbers.ScenarioAsset < 0 || numbers.Status == MarginStatus.Unpriced)
+        if (numbers.ScenarioAsset < 0 || numbers.Status == MarginStatus.Unpriced || !Reportable(numbers.ScenarioLoss))
         {
             return null;
         }
@@ -328,14 +340,17 @@ public static class MarginEngine
             for (var m = 0; m < K.Count; m++)
             {
                 var already = current[m].Excess <= 0 && current[m].Status != MarginStatus.NoRequirement;
-                result[m].Add(new LiquidationPrice(assets[u].Id, Units.ToReported(spot0), Report(below[m]), Report(above[m]), already));
+                if (Report(spot0) is { } spot)
+                {
+                    result[m].Add(new LiquidationPrice(assets[u].Id, spot, Report(below[m]), Report(above[m]), already));
+                }
             }
         }
 
         return result;
     }
 
-    private static decimal? Report(double? value) => value is { } v && double.IsFinite(v) ? Units.ToReported(v) : null;
+    private static decimal? Report(double? value) => value is { } v && Reportable(v) ? Units.ToReported(v) : null;
 
     /// <summary>Bisection on log-spot between a healthy and an unhealthy spot; 40 halvings of a 5% step is far below a wei of price.</summary>
     private static double Bisect(int method, double healthy, double unhealthy, Func<double, double[]> excess)
