@@ -113,9 +113,9 @@ public static class CliApp
         var deadline = DateTime.UtcNow.AddMinutes(2);
         while (statuses.All.Count < chains.Count || statuses.All.Any(s => s.LagBlocks is not 0))
         {
-            if (DateTime.UtcNow > deadline)
+            if (DateTime.UtcNow > deadline || app.Lifetime.ApplicationStopping.IsCancellationRequested)
             {
-                Console.Error.WriteLine("demo: the chains did not catch up within 2 minutes");
+                Console.Error.WriteLine("demo: the chains did not catch up within 2 minutes (or the service stopped; see the log above)");
                 return 1;
             }
 

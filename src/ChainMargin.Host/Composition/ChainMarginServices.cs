@@ -27,7 +27,7 @@ public static class ChainMarginServices
         services.AddSingleton(configuration.GetSection("Flags").Get<FlagOptions>() ?? new FlagOptions());
         services.AddSingleton(configuration.GetSection("Prices").Get<PriceSafetyOptions>() ?? new PriceSafetyOptions());
 
-        var storage = configuration.GetSection(StorageOptions.SectionName).Get<StorageOptions>() ?? new StorageOptions();
+        var storage = WithAbsoluteSqlitePath(configuration.GetSection(StorageOptions.SectionName).Get<StorageOptions>() ?? new StorageOptions());
         services.AddSingleton(sp => StoreFactory.Create(storage, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => sp.GetRequiredService<ChainStorage>().Store);
         services.AddSingleton(sp => sp.GetRequiredService<ChainStorage>().Leases);
@@ -75,6 +75,30 @@ public static class ChainMarginServices
             o.SchedulePollingInterval = TimeSpan.FromSeconds(1);
         });
         return services;
+    }
+
+    /// <summary>A relative SQLite file is taken relative to the repository root (or the working directory), and its folder made.</summary>
+    public static StorageOptions WithAbsoluteSqlitePath(StorageOptions storage)
+    {
+        ArgumentNullException.ThrowIfNull(storage);
+        if (!string.Equals(storage.Provider, StorageOptions.Sqlite, StringComparison.OrdinalIgnoreCase))
+        {
+            return storage;
+        }
+
+        var builder = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(storage.ConnectionString);
+        if (!string.IsNullOrEmpty(builder.DataSource) && builder.DataSource != ":memory:" && !Path.IsPathRooted(builder.DataSource))
+        {
+            builder.DataSource = Path.Combine(ChainMarginConfiguration.RootOrCurrent(), builder.DataSource);
+        }
+
+        var folder = Path.GetDirectoryName(builder.DataSource);
+        if (!string.IsNullOrEmpty(folder))
+        {
+            Directory.CreateDirectory(folder);
+        }
+
+        return new StorageOptions { Provider = storage.Provider, ConnectionString = builder.ToString() };
     }
 
     public static List<ChainOptions> BindChains(IConfiguration configuration)
