@@ -40,6 +40,7 @@ public sealed class AaveV3EventDecoder
     public static readonly string StableBurn = Topic("Burn(address,uint256,uint256,uint256,uint256,uint256)");
     public static readonly string ReserveInitialized = Topic("ReserveInitialized(address,address,address,address,address)");
     public static readonly string AssetSourceUpdated = Topic("AssetSourceUpdated(address,address)");
+    public static readonly string ReserveDropped = Topic("ReserveDropped(address)");
 
     private readonly ChainId _chain;
     private readonly Dictionary<EvmAddress, AaveV3ContractRole> _roles = [];
@@ -60,7 +61,7 @@ public sealed class AaveV3EventDecoder
     public static IReadOnlyList<string> IndexedTopics { get; } =
     [
         Supply, Withdraw, Borrow, Repay, LiquidationCall, ReserveDataUpdated, CollateralEnabled, CollateralDisabled, UserEModeSet,
-        ScaledMint, ScaledBurn, BalanceTransfer, StableMint, StableBurn, ReserveInitialized, AssetSourceUpdated,
+        ScaledMint, ScaledBurn, BalanceTransfer, StableMint, StableBurn, ReserveInitialized, AssetSourceUpdated, ReserveDropped,
     ];
 
     public ChainFact? Decode(RawLog log)
@@ -186,6 +187,12 @@ public sealed class AaveV3EventDecoder
                 {
                     Need(topics, 3);
                     return new AaveReserveInitialized(b, i, c, A(topics[1]), A(topics[2]), d.Address(0), d.Address(1), d.Address(2));
+                }
+
+                if (topic0 == ReserveDropped)
+                {
+                    Need(topics, 2);
+                    return new AaveReserveDropped(b, i, c, A(topics[1]));
                 }
 
                 return null;

@@ -72,3 +72,7 @@ public sealed record AaveReserveInitialized(
 /// <summary>AaveOracle.AssetSourceUpdated: a new price feed for an asset (price moves by a feed swap show up here).</summary>
 public sealed record AaveAssetSourceUpdated(BlockRef Block, int LogIndex, EvmAddress Contract, EvmAddress Asset, EvmAddress Source)
     : ChainFact(Block, LogIndex, Contract);
+
+/// <summary>PoolConfigurator.ReserveDropped: the reserve's id slot becomes free for the next listing.</summary>
+public sealed record AaveReserveDropped(BlockRef Block, int LogIndex, EvmAddress Contract, EvmAddress Asset)
+    : ChainFact(Block, LogIndex, Contract);
