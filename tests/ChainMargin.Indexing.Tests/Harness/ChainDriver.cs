@@ -1,0 +1,118 @@
+using System.Globalization;
+using System.Numerics;
+using ChainMargin.Contracts.Devnet;
+using ChainMargin.Contracts.Erc20;
+using ChainMargin.Contracts.Reference;
+using ChainMargin.Testing;
+using Nethereum.Contracts;
+using Nethereum.Hex.HexTypes;
+using Nethereum.RPC.Eth.DTOs;
+using Nethereum.Web3;
+using Nethereum.Web3.Accounts;
+
+namespace ChainMargin.Indexing.Tests.Harness;
+
+/// <summary>
+/// Drives the reference protocol on one anvil chain the way users do (mint, approve, deposit, withdraw, trade, move a
+/// price) and reads the contracts' own view of balances and positions, which the index must equal.
+/// </summary>
+public sealed class ChainDriver
+{
+    private readonly Web3 _reader;
+
+    public ChainDriver(string rpcUrl, ulong chainId, DeployedProtocol protocol)
+    {
+        RpcUrl = rpcUrl;
+        ChainId = chainId;
+        Protocol = protocol;
+        Anvil = new AnvilRpc(rpcUrl);
+        _reader = new Web3(rpcUrl);
+    }
+
+    public ChainDriver(AnvilProtocolFixture fixture)
+        : this(fixture.RpcUrl, fixture.ChainId, fixture.Protocol)
+    {
+    }
+
+    public string RpcUrl { get; }
+
+    public ulong ChainId { get; }
+
+    public DeployedProtocol Protocol { get; }
+
+    public AnvilRpc Anvil { get; }
+
+    public static BigInteger Units(long whole, int decimals) => whole * BigInteger.Pow(10, decimals);
+
+    public async Task DepositAsync(DevAccount account, string symbol, BigInteger amount)
+    {
+        var tx = await DevnetSender.CreateAsync(RpcUrl, account.PrivateKey, ChainId);
+        var token = Protocol.Token(symbol).Address;
+        await tx.SendAsync(token, new MintFunction { To = account.Address, Amount = amount }, $"mint {symbol}");
+        await tx.SendAsync(token, new ApproveFunction { Spender = Protocol.Vault, Amount = amount }, $"approve {symbol}");
+        await tx.SendAsync(Protocol.Vault, new DepositFunction { Token = token, Amount = amount }, $"deposit {symbol}");
+        await tx.VerifyAsync();
+    }
+
+    public async Task WithdrawAsync(DevAccount account, string symbol, BigInteger amount)
+    {
+        var tx = await DevnetSender.CreateAsync(RpcUrl, account.PrivateKey, ChainId);
+        await tx.SendAsync(Protocol.Vault, new WithdrawFunction { Token = Protocol.Token(symbol).Address, Amount = amount }, $"withdraw {symbol}");
+        await tx.VerifyAsync();
+    }
+
+    public async Task TradeAsync(DevAccount account, string underlying, BigInteger sizeDelta)
+    {
+        var tx = await DevnetSender.CreateAsync(RpcUrl, account.PrivateKey, ChainId);
+        var market = Protocol.PerpMarketFor(underlying);
+        await tx.SendAsync(Protocol.PerpMarket, new PerpTradeFunction { MarketId = market.MarketId, SizeDelta = sizeDelta }, $"trade {market.Name}");
+        await tx.VerifyAsync();
+    }
+
+    public async Task SetPriceAsync(string asset, decimal usd)
+    {
+        var tx = await DevnetSender.CreateAsync(RpcUrl, DevAccounts.Deployer.PrivateKey, ChainId);
+        await tx.SendAsync(Protocol.SpotFeed(asset), new SetAnswerFunction { Answer = ReferenceProtocolDeployer.ToFeedUnits(usd) }, $"price {asset}");
+        await tx.VerifyAsync();
+    }
+
+    /// <summary>
+    /// A signed, unsent deposit (the tokens must already be in the account's vault allowance) for anvil_reorg to put
+    /// into a replacement block; the nonce is the account's nonce at <paramref name="atBlock"/>.
+    /// </summary>
+    public async Task<string> SignDepositAsync(DevAccount account, string symbol, BigInteger amount, long atBlock, int nonceOffset = 0)
+    {
+        var nonce = await _reader.Eth.Transactions.GetTransactionCount.SendRequestAsync(
+            account.Address, new BlockParameter(new HexBigInteger(atBlock)));
+        var signer = new Account(account.PrivateKey, ChainId);
+        var input = new DepositFunction { Token = Protocol.Token(symbol).Address, Amount = amount }.CreateTransactionInput(Protocol.Vault);
+        input.From = account.Address;
+        input.Nonce = new HexBigInteger(nonce.Value + nonceOffset);
+        input.Gas = new HexBigInteger(DevnetSender.CallGas);
+        input.MaxFeePerGas = new HexBigInteger(BigInteger.Parse("100000000000", CultureInfo.InvariantCulture));
+        input.MaxPriorityFeePerGas = new HexBigInteger(1_000_000_000);
+        input.Type = new HexBigInteger(2);
+        input.Value = new HexBigInteger(0);
+        var signed = await signer.TransactionManager.SignTransactionAsync(input);
+        return signed.StartsWith("0x", StringComparison.Ordinal) ? signed : "0x" + signed;
+    }
+
+    /// <summary>Mints and approves without depositing, so a later (reorg-injected) deposit can succeed.</summary>
+    public async Task MintAndApproveAsync(DevAccount account, string symbol, BigInteger amount)
+    {
+        var tx = await DevnetSender.CreateAsync(RpcUrl, account.PrivateKey, ChainId);
+        var token = Protocol.Token(symbol).Address;
+        await tx.SendAsync(token, new MintFunction { To = account.Address, Amount = amount }, $"mint {symbol}");
+        await tx.SendAsync(token, new ApproveFunction { Spender = Protocol.Vault, Amount = amount }, $"approve {symbol}");
+        await tx.VerifyAsync();
+    }
+
+    public Task<BigInteger> VaultBalanceAsync(string account, string token) =>
+        _reader.Eth.GetContractQueryHandler<VaultBalanceOfFunction>()
+            .QueryAsync<BigInteger>(Protocol.Vault, new VaultBalanceOfFunction { Account = account, Token = token }, BlockParameter.CreateLatest());
+
+    public Task<PerpPositionOutputDto> PerpPositionAsync(string account, int marketId) =>
+        _reader.Eth.GetContractQueryHandler<PerpPositionOfFunction>()
+            .QueryDeserializingToObjectAsync<PerpPositionOutputDto>(
+                new PerpPositionOfFunction { Account = account, MarketId = marketId }, Protocol.PerpMarket, BlockParameter.CreateLatest());
+}
