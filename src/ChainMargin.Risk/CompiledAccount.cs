@@ -46,53 +46,67 @@ internal sealed class CompiledAccount
     public static CompiledAccount Compile(Portfolio portfolio, RiskMarket market)
     {
         ArgumentNullException.ThrowIfNull(portfolio);
-        var chains = portfolio.Chains.ToArray();
-        var stale = chains.Select(c => market.Snapshot.StaleChains.ContainsKey(c)).ToArray();
+        var chains = ChainsOf(portfolio);
+        var stale = new bool[chains.Length];
+        if (market.Snapshot.StaleChains.Count > 0)
+        {
+            for (var c = 0; c < chains.Length; c++)
+            {
+                stale[c] = market.Snapshot.StaleChains.ContainsKey(chains[c]);
+            }
+        }
+
         var legs = new Leg[portfolio.Collateral.Count + portfolio.Debts.Count + portfolio.Perps.Count + portfolio.Options.Count];
-        var notes = new List<string>();
+        List<string>? notes = null;
+        var assets = market.Assets;
         var n = 0;
 
         for (var i = 0; i < portfolio.Collateral.Count; i++)
         {
             var c = portfolio.Collateral[i];
-            var (asset, haircut, configured) = market.Canonical(c.Asset);
-            var index = market.AssetIndexOf(asset);
-            var weight = market.Assets[index].Weight * (1 - haircut);
-            if (!configured)
+            var asset = market.Resolve(c.Asset);
+            if (asset.Index >= assets.Length)
             {
-                notes.Add($"no risk parameters for {c.Asset}: its collateral on chain {c.Chain} counts 0");
+                assets = market.Assets;
             }
 
-            legs[n++] = new Leg { Kind = LegKind.Collateral, Asset = index, Chain = ChainOrdinal(chains, c.Chain), Series = -1, Source = i, Qty = c.Amount.ToDouble(), Weight = weight };
+            if (!asset.Configured)
+            {
+                (notes ??= []).Add($"no risk parameters for {c.Asset}: its collateral on chain {c.Chain} counts 0");
+            }
+
+            var weight = assets[asset.Index].Weight * (1 - asset.Haircut);
+            legs[n++] = new Leg { Kind = LegKind.Collateral, Asset = asset.Index, Chain = ChainOrdinal(chains, c.Chain), Series = -1, Source = i, Qty = KernelUnits.ToDouble(c.Amount), Weight = weight };
         }
 
         for (var i = 0; i < portfolio.Debts.Count; i++)
         {
             var d = portfolio.Debts[i];
-            var (asset, _, _) = market.Canonical(d.Asset);
 
             // A liability counts in full whatever its collateral weight: weight 1, quantity negative.
-            legs[n++] = new Leg { Kind = LegKind.Debt, Asset = market.AssetIndexOf(asset), Chain = ChainOrdinal(chains, d.Chain), Series = -1, Source = i, Qty = -d.Amount.ToDouble(), Weight = 1 };
+            legs[n++] = new Leg { Kind = LegKind.Debt, Asset = market.Resolve(d.Asset).Index, Chain = ChainOrdinal(chains, d.Chain), Series = -1, Source = i, Qty = -KernelUnits.ToDouble(d.Amount), Weight = 1 };
         }
 
         for (var i = 0; i < portfolio.Perps.Count; i++)
         {
             var p = portfolio.Perps[i];
-            var (asset, _, _) = market.Canonical(p.Underlying);
-            legs[n++] = new Leg { Kind = LegKind.Perp, Asset = market.AssetIndexOf(asset), Chain = ChainOrdinal(chains, p.Chain), Series = -1, Source = i, Qty = p.Size.ToDouble(), Weight = 1, Entry = p.EntryPrice.ToDouble() };
+            legs[n++] = new Leg
+            {
+                Kind = LegKind.Perp, Asset = market.Resolve(p.Underlying).Index, Chain = ChainOrdinal(chains, p.Chain), Series = -1, Source = i,
+                Qty = KernelUnits.ToDouble(p.Size), Weight = 1, Entry = KernelUnits.ToDouble(p.EntryPrice),
+            };
         }
 
         for (var i = 0; i < portfolio.Options.Count; i++)
         {
             var o = portfolio.Options[i];
-            var (asset, _, _) = market.Canonical(o.Underlying);
-            var index = market.AssetIndexOf(asset);
-            var series = market.SeriesIndexOf(index, o.Strike.ToDouble(), o.Expiry, o.IsCall);
-            legs[n++] = new Leg { Kind = LegKind.Option, Asset = index, Chain = ChainOrdinal(chains, o.Chain), Series = series, Source = i, Qty = o.Size.ToDouble(), Weight = 1 };
+            var index = market.Resolve(o.Underlying).Index;
+            var series = market.SeriesIndexOf(index, KernelUnits.ToDouble(o.Strike), o.Expiry, o.IsCall);
+            legs[n++] = new Leg { Kind = LegKind.Option, Asset = index, Chain = ChainOrdinal(chains, o.Chain), Series = series, Source = i, Qty = KernelUnits.ToDouble(o.Size), Weight = 1 };
         }
 
-        // Sorting by (chain, asset, kind, source) makes every sum run in the same order whatever the order of the
-        // portfolio's lists, so the result does not depend on how positions or chains were listed.
+        // Sorting by (chain, asset, kind, series, values) makes every sum run in the same order whatever the order of
+        // the portfolio's lists, so the result does not depend on how positions or chains were listed.
         Array.Sort(legs, static (a, b) =>
         {
             var c = a.Chain.CompareTo(b.Chain);
@@ -106,9 +120,82 @@ internal sealed class CompiledAccount
 
         return new CompiledAccount
         {
-            Portfolio = portfolio, Chains = chains, Stale = stale, Legs = legs, CreditLimit = market.CreditLimit(portfolio.Account), Notes = notes,
+            Portfolio = portfolio, Chains = chains, Stale = stale, Legs = legs, CreditLimit = market.CreditLimit(portfolio.Account), Notes = notes ?? [],
         };
     }
 
-    private static int ChainOrdinal(ChainId[] chains, ChainId chain) => Array.IndexOf(chains, chain);
+    /// <summary>The portfolio's chains in ascending order (what Portfolio.Chains gives, without its LINQ allocations).</summary>
+    private static ChainId[] ChainsOf(Portfolio portfolio)
+    {
+        Span<ulong> seen = stackalloc ulong[16];
+        var count = 0;
+        var overflow = false;
+
+        foreach (var c in portfolio.Collateral)
+        {
+            Note(c.Chain.Value, seen, ref count, ref overflow);
+        }
+
+        foreach (var d in portfolio.Debts)
+        {
+            Note(d.Chain.Value, seen, ref count, ref overflow);
+        }
+
+        foreach (var p in portfolio.Perps)
+        {
+            Note(p.Chain.Value, seen, ref count, ref overflow);
+        }
+
+        foreach (var o in portfolio.Options)
+        {
+            Note(o.Chain.Value, seen, ref count, ref overflow);
+        }
+
+        if (overflow)
+        {
+            return [.. portfolio.Chains];
+        }
+
+        var values = seen[..count];
+        values.Sort();
+        var result = new ChainId[count];
+        for (var i = 0; i < count; i++)
+        {
+            result[i] = new ChainId(values[i]);
+        }
+
+        return result;
+    }
+
+    private static void Note(ulong chain, Span<ulong> seen, ref int count, ref bool overflow)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            if (seen[i] == chain)
+            {
+                return;
+            }
+        }
+
+        if (count == seen.Length)
+        {
+            overflow = true;
+            return;
+        }
+
+        seen[count++] = chain;
+    }
+
+    private static int ChainOrdinal(ChainId[] chains, ChainId chain)
+    {
+        for (var i = 0; i < chains.Length; i++)
+        {
+            if (chains[i].Value == chain.Value)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
 }

@@ -328,6 +328,7 @@ internal static class MarginKernel
         var explain = !legEquity.IsEmpty;
         var scenarios = market.ScenarioCount;
         var spotSteps = market.SpotShocks.Length;
+        var volSteps = market.VolShocks.Length;
         var shocks = market.SpotShocks;
         var result = default(MethodNumbers);
         result.ScenarioAsset = -1;
@@ -407,13 +408,17 @@ internal static class MarginKernel
             var linear = scratch.GroupLinear[g];
             var worst = double.NegativeInfinity;
             var worstIndex = 0;
-            for (var k = 0; k < scenarios; k++)
+            var k = 0;
+            for (var j = 0; j < volSteps; j++)
             {
-                var l = loss[k] - (linear * shocks[k % spotSteps]);
-                if (l > worst)
+                for (var i = 0; i < spotSteps; i++, k++)
                 {
-                    worst = l;
-                    worstIndex = k;
+                    var l = loss[k] - (linear * shocks[i]);
+                    if (l > worst)
+                    {
+                        worst = l;
+                        worstIndex = k;
+                    }
                 }
             }
 

@@ -17,7 +17,8 @@ public sealed record PriceHistory(IReadOnlyDictionary<AssetId, double[]> Prices)
 public sealed class RiskMarket
 {
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, (string Canonical, double Haircut)> _variants = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, (AssetId Canonical, double Haircut)> _variants = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<AssetId, Resolved> _resolved = new();
     private readonly ConcurrentDictionary<AssetId, int> _assetIndex = new();
     private readonly ConcurrentDictionary<SeriesKey, int> _seriesIndex = new();
     private readonly Dictionary<EvmAddress, double> _credit = [];
@@ -39,10 +40,11 @@ public sealed class RiskMarket
         VolShocks = [.. grid.VolShocks];
         foreach (var (symbol, asset) in config.Assets)
         {
-            _variants[symbol] = (symbol.ToUpperInvariant(), 0);
+            var canonical = new AssetId(symbol);
+            _variants[symbol] = (canonical, 0);
             foreach (var (variant, options) in asset.Variants)
             {
-                _variants[variant] = (symbol.ToUpperInvariant(), options.Haircut);
+                _variants[variant] = (canonical, options.Haircut);
             }
         }
 
@@ -95,7 +97,23 @@ public sealed class RiskMarket
 
     /// <summary>The canonical asset of a symbol and the extra haircut of a bridged or wrapped variant.</summary>
     internal (AssetId Canonical, double Haircut, bool Configured) Canonical(AssetId asset) =>
-        _variants.TryGetValue(asset.Symbol, out var v) ? (new AssetId(v.Canonical), v.Haircut, true) : (asset, 0, false);
+        _variants.TryGetValue(asset.Symbol, out var v) ? (v.Canonical, v.Haircut, true) : (asset, 0, false);
+
+    /// <summary>A portfolio's asset symbol resolved once per market: its canonical index, variant haircut, whether configured.</summary>
+    internal Resolved Resolve(AssetId asset)
+    {
+        if (_resolved.TryGetValue(asset, out var resolved))
+        {
+            return resolved;
+        }
+
+        var (canonical, haircut, configured) = Canonical(asset);
+        resolved = new Resolved(AssetIndexOf(canonical), haircut, configured);
+        _resolved.TryAdd(asset, resolved);
+        return resolved;
+    }
+
+    internal readonly record struct Resolved(int Index, double Haircut, bool Configured);
 
     internal int AssetIndexOf(AssetId canonical)
     {

@@ -40,7 +40,6 @@ internal static class VarKernel
         var scratch = KernelScratch.Current;
         scratch.Ensure(legs.Length, 1, 1);
         var groups = 0;
-        Span<int> factor = legs.Length <= 64 ? stackalloc int[legs.Length] : new int[legs.Length];
         for (var i = 0; i < legs.Length; i++)
         {
             ref readonly var leg = ref legs[i];
@@ -131,12 +130,9 @@ internal static class VarKernel
             take = Math.Max(take, TailCount(count, c));
         }
 
-        var tail = scratch.Pnl.AsSpan(count, count);
-        losses.CopyTo(tail);
-        SelectLargest(tail, take);
-        var top = tail[..take];
-        top.Sort();
-        top.Reverse();
+        // Selection works in place; the explanation needs the losses in scenario order, so it gets a copy first.
+        var original = legRequirement.IsEmpty ? null : losses.ToArray();
+        var top = TopLargest(losses, take, scratch.Pnl.AsSpan(count, count));
         for (var i = 0; i < confidences.Count && (2 * i) + 1 < measures.Length; i++)
         {
             var k = TailCount(count, confidences[i]);
@@ -149,12 +145,12 @@ internal static class VarKernel
         result.Maintenance = Math.Max(0, maintenanceMeasure);
         result.Initial = result.Maintenance * v.InitialMultiplier;
         result.ScenarioLoss = top[km - 1];
-        result.ScenarioIndex = losses.IndexOf(top[km - 1]);
+        result.ScenarioIndex = original is null ? -1 : Array.IndexOf(original, top[km - 1]);
         result.Status = result.Maintenance > 1e-9 ? accountStatus : (MarginStatus)Math.Max((int)accountStatus, (int)MarginStatus.NoRequirement);
 
         if (!legRequirement.IsEmpty && result.Maintenance > 0)
         {
-            Components(legs, assets, series, scenarios, losses.ToArray(), km, v.MaintenanceMeasure == "VaR", result.Maintenance, legRequirement);
+            Components(legs, assets, series, scenarios, original!, km, v.MaintenanceMeasure == "VaR", result.Maintenance, legRequirement);
         }
 
         return result;
@@ -196,6 +192,59 @@ internal static class VarKernel
         }
 
         return sum / values.Length;
+    }
+
+    /// <summary>
+    /// The k largest values, sorted descending. A sample of every 32nd value gives a threshold that about 1.5 k values
+    /// pass; one well-predicted filtering pass collects them and only those are sorted. If the sample misleads (fewer
+    /// than k pass, or far too many), an exact quickselect does the work. The result is exact either way.
+    /// </summary>
+    internal static Span<double> TopLargest(Span<double> values, int k, Span<double> buffer)
+    {
+        var n = values.Length;
+        if (n >= 2048 && k * 8 <= n)
+        {
+            const int stride = 32;
+            var m = n / stride;
+            Span<double> sample = m <= 1024 ? stackalloc double[m] : new double[m];
+            for (var i = 0; i < m; i++)
+            {
+                sample[i] = values[i * stride];
+            }
+
+            sample.Sort();
+            var rank = Math.Min(m - 1, ((k * 3 / 2) + stride - 1) / stride + 2);
+            var threshold = sample[m - 1 - rank];
+            var count = 0;
+            var limit = Math.Min(buffer.Length, k * 4);
+            for (var i = 0; i < n; i++)
+            {
+                if (values[i] >= threshold)
+                {
+                    if (count == limit)
+                    {
+                        count = -1;
+                        break;
+                    }
+
+                    buffer[count++] = values[i];
+                }
+            }
+
+            if (count >= k)
+            {
+                var passed = buffer[..count];
+                passed.Sort();
+                passed.Reverse();
+                return passed[..k];
+            }
+        }
+
+        SelectLargest(values, k);
+        var top = values[..k];
+        top.Sort();
+        top.Reverse();
+        return top;
     }
 
     /// <summary>Quickselect: afterwards values[..k] hold the k largest values (in no order). Expected O(n).</summary>
