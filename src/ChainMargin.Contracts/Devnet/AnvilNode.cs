@@ -36,11 +36,30 @@ public sealed class AnvilNode : IAsyncDisposable
     /// <summary>Starts anvil and waits until it answers eth_chainId. Port 0 picks a free port.</summary>
     public static async Task<AnvilNode> StartAsync(ulong chainId, int port = 0, string? stateFile = null, string? extraArgs = null, CancellationToken cancellationToken = default)
     {
-        var binary = FindAnvil();
-        if (port == 0)
+        // A free port can be taken by another process between our probe and anvil's bind (tests start many nodes
+        // at once); then anvil exits, or another node answers with another chain id. Try again on a new port.
+        for (var attempt = 1; ; attempt++)
         {
-            port = FreePort();
+            var node = await TryStartAsync(chainId, port == 0 ? FreePort() : port, stateFile, extraArgs, cancellationToken).ConfigureAwait(false);
+            if (node.Answered == chainId)
+            {
+                return node;
+            }
+
+            await node.DisposeAsync().ConfigureAwait(false);
+            if (port != 0 || attempt >= 5)
+            {
+                throw new InvalidOperationException(
+                    $"anvil for chain {chainId} did not come up on port {node.Port} (answered chain id {node.Answered?.ToString(CultureInfo.InvariantCulture) ?? "none"}): {node.RecentOutput()}");
+            }
         }
+    }
+
+    private ulong? Answered { get; set; }
+
+    private static async Task<AnvilNode> TryStartAsync(ulong chainId, int port, string? stateFile, string? extraArgs, CancellationToken cancellationToken)
+    {
+        var binary = FindAnvil();
 
         var args = string.Create(CultureInfo.InvariantCulture,
             $"--host 127.0.0.1 --port {port} --chain-id {chainId} --silent --gas-limit 60000000 --code-size-limit 100000");
@@ -66,7 +85,7 @@ public sealed class AnvilNode : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => node.Append(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        await node.WaitReadyAsync(cancellationToken).ConfigureAwait(false);
+        node.Answered = await node.WaitReadyAsync(cancellationToken).ConfigureAwait(false);
         return node;
     }
 
@@ -136,7 +155,7 @@ public sealed class AnvilNode : IAsyncDisposable
         }
     }
 
-    private async Task WaitReadyAsync(CancellationToken cancellationToken)
+    private async Task<ulong?> WaitReadyAsync(CancellationToken cancellationToken)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         var deadline = DateTime.UtcNow.AddSeconds(30);
@@ -144,7 +163,7 @@ public sealed class AnvilNode : IAsyncDisposable
         {
             if (_process.HasExited)
             {
-                throw new InvalidOperationException($"anvil exited with {_process.ExitCode}: {RecentOutput()}");
+                return null;
             }
 
             try
@@ -153,7 +172,12 @@ public sealed class AnvilNode : IAsyncDisposable
                 using var response = await http.PostAsync(new Uri(RpcUrl), content, cancellationToken).ConfigureAwait(false);
                 if (response.IsSuccessStatusCode)
                 {
-                    return;
+                    // Our own process must still be alive: otherwise another node owns the port.
+                    var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+                    using var json = System.Text.Json.JsonDocument.Parse(body);
+                    var hex = json.RootElement.GetProperty("result").GetString() ?? "0x0";
+                    var answered = ulong.Parse(hex.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
+                    return _process.HasExited ? null : answered;
                 }
             }
             catch (HttpRequestException)

@@ -1,8 +1,9 @@
 using System.Numerics;
 using Nethereum.Contracts;
-using Nethereum.Hex.HexTypes;
+using Transaction1559 = Nethereum.Model.Transaction1559;
 using Nethereum.JsonRpc.Client;
 using Nethereum.RPC.Eth.DTOs;
+using Nethereum.Signer;
 using Nethereum.Util;
 using Nethereum.Web3;
 using Nethereum.Web3.Accounts;
@@ -19,20 +20,26 @@ public sealed class DevnetSender
     public static readonly BigInteger DeployGas = 8_000_000;
     public static readonly BigInteger CallGas = 1_000_000;
 
+    private static readonly Transaction1559Signer Signer = new();
+
     private readonly Account _account;
+    private readonly EthECKey _key;
+    private readonly BigInteger _chainId;
     private readonly List<(string Hash, string Label)> _sent = [];
-    private readonly HexBigInteger _maxFee;
-    private readonly HexBigInteger _priorityFee;
+    private readonly BigInteger _maxFee;
+    private readonly BigInteger _priorityFee;
     private BigInteger _nonce;
 
     private DevnetSender(Web3 web3, Account account, BigInteger nonce, BigInteger gasPrice)
     {
         Web3 = web3;
         _account = account;
+        _key = new EthECKey(account.PrivateKey);
+        _chainId = account.ChainId ?? throw new ArgumentException("the account needs a chain id", nameof(account));
         _nonce = nonce;
         // Twice the current price plus a tip leaves room for the base fee to rise while the batch is mined.
-        _priorityFee = new HexBigInteger(1_000_000_000);
-        _maxFee = new HexBigInteger((gasPrice * 2) + _priorityFee.Value);
+        _priorityFee = 1_000_000_000;
+        _maxFee = (gasPrice * 2) + _priorityFee;
     }
 
     public Web3 Web3 { get; }
@@ -76,6 +83,15 @@ public sealed class DevnetSender
         _sent.Clear();
         var receipts = await Task.WhenAll(pending.Select(p => Web3.Eth.Transactions.GetTransactionReceipt.SendRequestAsync(p.Hash)))
             .WaitAsync(cancellationToken).ConfigureAwait(false);
+
+        // anvil mines on send, but under load the receipt can lag the send's answer by a moment: poll briefly.
+        for (var attempt = 0; attempt < 100 && receipts.Any(r => r is null); attempt++)
+        {
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+            receipts = await Task.WhenAll(pending.Select(p => Web3.Eth.Transactions.GetTransactionReceipt.SendRequestAsync(p.Hash)))
+                .WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         for (var i = 0; i < pending.Length; i++)
         {
             if (receipts[i] is null)
@@ -97,16 +113,13 @@ public sealed class DevnetSender
     private async Task<string> SendAsync(TransactionInput input, BigInteger gas, string label, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        input.From = _account.Address;
-        input.Nonce = new HexBigInteger(_nonce);
-        input.Gas = new HexBigInteger(gas);
-        input.MaxFeePerGas = _maxFee;
-        input.MaxPriorityFeePerGas = _priorityFee;
-        input.Type = new HexBigInteger(2);
-        input.Value ??= new HexBigInteger(0);
-        var signed = await _account.TransactionManager.SignTransactionAsync(input).ConfigureAwait(false);
-        var raw = signed.StartsWith("0x", StringComparison.Ordinal) ? signed : "0x" + signed;
-        var hash = await Web3.Eth.Transactions.SendRawTransaction.SendRequestAsync(raw).ConfigureAwait(false);
+        // Signed here rather than through the account's transaction manager, which would ask the node for what we
+        // already know (nonce, fees) on every transaction.
+        var transaction = new Transaction1559(
+            _chainId, _nonce, _priorityFee, _maxFee, gas, input.To ?? "", input.Value?.Value ?? BigInteger.Zero, input.Data, []);
+        var raw = Signer.SignTransaction(_key, transaction);
+        var hash = await Web3.Eth.Transactions.SendRawTransaction
+            .SendRequestAsync(raw.StartsWith("0x", StringComparison.Ordinal) ? raw : "0x" + raw).ConfigureAwait(false);
         _nonce++;
         _sent.Add((hash, label));
         return hash;

@@ -9,12 +9,11 @@ namespace ChainMargin.Host.Composition;
 /// <summary>Builds the web application: API, Hangfire server and dashboard, watchers.</summary>
 public static class AppFactory
 {
-    public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? configure = null)
+    public static WebApplication Build(string[] args, string? chainsFile = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.Sources.Clear();
-        ChainMarginConfiguration.AddSources(builder.Configuration, args);
-        configure?.Invoke(builder.Configuration);
+        ChainMarginConfiguration.AddSources(builder.Configuration, args, chainsFile);
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o =>
         {

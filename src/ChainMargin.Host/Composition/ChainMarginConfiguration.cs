@@ -26,7 +26,8 @@ public static class ChainMarginConfiguration
         return sln is null ? Directory.GetCurrentDirectory() : Path.GetDirectoryName(sln)!;
     }
 
-    public static void AddSources(IConfigurationBuilder builder, string[] args)
+    /// <summary>Adds the sources; <paramref name="chainsFile"/> replaces the devnet file (tests point at their own chains).</summary>
+    public static void AddSources(IConfigurationBuilder builder, string[] args, string? chainsFile = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var dir = ConfigDirectory();
@@ -35,7 +36,7 @@ public static class ChainMarginConfiguration
             builder.AddJsonFile(Path.Combine(dir, file), optional: false, reloadOnChange: false);
         }
 
-        var devnet = DevnetFile();
+        var devnet = chainsFile ?? DevnetFile();
         if (File.Exists(devnet))
         {
             builder.AddJsonFile(devnet, optional: true, reloadOnChange: false);
