@@ -18,6 +18,12 @@ internal sealed class BatchContent
     /// <summary>Blocks by number, the last one given for a number winning (an upsert cannot touch one row twice).</summary>
     public IReadOnlyList<IndexedBlock> Blocks { get; private set; } = [];
 
+    /// <summary>The distinct block hashes the batch's facts come from.</summary>
+    public IReadOnlyList<string> FactBlockHashes { get; private set; } = [];
+
+    public int FactCount => Collateral.Count + PerpPositions.Count + PerpMarkets.Count + OptionSeries.Count + OptionPositions.Count +
+                            PriceRounds.Count + Rejected.Count;
+
     public List<CollateralChanged> Collateral { get; } = [];
 
     public List<PerpPositionChanged> PerpPositions { get; } = [];
@@ -55,12 +61,22 @@ internal sealed class BatchContent
 
         content.Blocks = [.. blocks.Values];
 
+        // One log is one fact: a log repeated inside the batch is kept once (the first), as a re-commit would be.
+        var seen = new HashSet<(string Hash, int LogIndex)>();
+        var hashes = new HashSet<string>(StringComparer.Ordinal);
         foreach (var fact in batch.Facts)
         {
             if (fact.Block.Chain != chain)
             {
                 throw new ArgumentException($"fact at {fact.Block}/{fact.LogIndex} is not on chain {chain}", nameof(batch));
             }
+
+            if (!seen.Add((fact.Block.Hash, fact.LogIndex)))
+            {
+                continue;
+            }
+
+            hashes.Add(fact.Block.Hash);
 
             switch (fact)
             {
@@ -76,6 +92,7 @@ internal sealed class BatchContent
             }
         }
 
+        content.FactBlockHashes = [.. hashes];
         return content;
     }
 }

@@ -99,75 +99,76 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
     public override async Task CommitAsync(ChainBatch batch, CancellationToken cancellationToken)
     {
         var content = BatchContent.From(batch);
+        try
+        {
+            await CommitAsync(content, mayBeNew: true, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            // Another writer stored some of these facts between the check and the COPY (two owners of one chain, which
+            // the lease should prevent): nothing was applied, so redo it the way that skips stored facts.
+            await CommitAsync(content, mayBeNew: false, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task CommitAsync(BatchContent content, bool mayBeNew, CancellationToken cancellationToken)
+    {
+        var chain = content.ChainColumn;
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             await using (transaction.ConfigureAwait(false))
             {
-                await PrepareAsync(connection, transaction, content, cancellationToken).ConfigureAwait(false);
-                var apply = new List<string>();
-                if (content.Collateral.Count > 0)
+                var fresh = mayBeNew && content.FactCount > 0 && !await AnyFactStoredAsync(connection, transaction, content, cancellationToken).ConfigureAwait(false);
+                await PrepareAsync(connection, transaction, content, staging: !fresh, cancellationToken).ConfigureAwait(false);
+
+                var collateral = await LoadAsync(connection, transaction, fresh, chain, "collateral_changes", PostgresSql.CollateralColumns, content.Collateral, WriteCollateral, cancellationToken).ConfigureAwait(false);
+                var perpPositions = await LoadAsync(connection, transaction, fresh, chain, "perp_position_changes", PostgresSql.PerpPositionColumns, content.PerpPositions, WritePerpPosition, cancellationToken).ConfigureAwait(false);
+                var perpMarkets = await LoadAsync(connection, transaction, fresh, chain, "perp_market_listings", PostgresSql.PerpMarketColumns, content.PerpMarkets, WritePerpMarket, cancellationToken).ConfigureAwait(false);
+                var optionSeries = await LoadAsync(connection, transaction, fresh, chain, "option_series_listings", PostgresSql.OptionSeriesColumns, content.OptionSeries, WriteOptionSeries, cancellationToken).ConfigureAwait(false);
+                var optionPositions = await LoadAsync(connection, transaction, fresh, chain, "option_position_changes", PostgresSql.OptionPositionColumns, content.OptionPositions, WriteOptionPosition, cancellationToken).ConfigureAwait(false);
+                var priceRounds = await LoadAsync(connection, transaction, fresh, chain, "price_rounds", PostgresSql.PriceRoundColumns, content.PriceRounds, WritePriceRound, cancellationToken).ConfigureAwait(false);
+                await LoadAsync(connection, transaction, fresh, chain, "rejected_logs", PostgresSql.RejectedColumns, content.Rejected, WriteRejected, cancellationToken).ConfigureAwait(false);
+
+                var apply = new NpgsqlBatch(connection, transaction);
+                await using (apply.ConfigureAwait(false))
                 {
-                    await CopyAsync(connection, "collateral_changes", PostgresSql.CollateralColumns, content.Collateral, WriteCollateral, content.ChainColumn, cancellationToken).ConfigureAwait(false);
-                    apply.Add(PostgresSql.ApplyCollateral);
-                }
+                    AddCollateral(apply, chain, collateral);
+                    AddLatest(
+                        apply, chain, "perp_positions", perpPositions, f => (f.Contract, f.Account, f.MarketId),
+                        Text<PerpPositionChanged>("venue", f => f.Contract.Value), Text<PerpPositionChanged>("account", f => f.Account.Value),
+                        Big<PerpPositionChanged>("market_id", f => f.MarketId), null,
+                        Big<PerpPositionChanged>("size", f => f.NewSize), Big<PerpPositionChanged>("entry_price", f => f.EntryPrice));
+                    AddLatest(
+                        apply, chain, "option_positions", optionPositions, f => (f.Contract, f.Account, f.SeriesId),
+                        Text<OptionPositionChanged>("venue", f => f.Contract.Value), Text<OptionPositionChanged>("account", f => f.Account.Value),
+                        Big<OptionPositionChanged>("series_id", f => f.SeriesId), null,
+                        Big<OptionPositionChanged>("size", f => f.NewSize));
+                    AddLatest(
+                        apply, chain, "perp_markets", perpMarkets, f => (f.Contract, f.MarketId),
+                        Text<PerpMarketListed>("venue", f => f.Contract.Value), Big<PerpMarketListed>("market_id", f => f.MarketId), null,
+                        Text<PerpMarketListed>("feed", f => f.Feed.Value), Text<PerpMarketListed>("symbol", f => f.Symbol));
+                    AddLatest(
+                        apply, chain, "option_series", optionSeries, f => (f.Contract, f.SeriesId),
+                        Text<OptionSeriesListed>("venue", f => f.Contract.Value), Big<OptionSeriesListed>("series_id", f => f.SeriesId), null,
+                        Text<OptionSeriesListed>("feed", f => f.Feed.Value), Text<OptionSeriesListed>("symbol", f => f.Symbol),
+                        Big<OptionSeriesListed>("strike", f => f.Strike),
+                        new Column<OptionSeriesListed>("expiry", NpgsqlDbType.Bigint, fs => fs.Select(f => f.Expiry).ToArray()),
+                        new Column<OptionSeriesListed>("is_call", NpgsqlDbType.Boolean, fs => fs.Select(f => f.IsCall).ToArray()));
+                    AddLatest(
+                        apply, chain, "price_latest", priceRounds, f => f.Contract,
+                        Text<PriceRoundUpdated>("feed", f => f.Contract.Value), null,
+                        Big<PriceRoundUpdated>("round_id", f => f.RoundId), Big<PriceRoundUpdated>("answer", f => f.Answer),
+                        new Column<PriceRoundUpdated>("updated_at", NpgsqlDbType.Bigint, fs => fs.Select(f => f.UpdatedAt).ToArray()));
 
-                if (content.PerpPositions.Count > 0)
-                {
-                    await CopyAsync(connection, "perp_position_changes", PostgresSql.PerpPositionColumns, content.PerpPositions, WritePerpPosition, content.ChainColumn, cancellationToken).ConfigureAwait(false);
-                    apply.Add(PostgresSql.ApplyPerpPositions);
-                }
-
-                if (content.PerpMarkets.Count > 0)
-                {
-                    await CopyAsync(connection, "perp_market_listings", PostgresSql.PerpMarketColumns, content.PerpMarkets, WritePerpMarket, content.ChainColumn, cancellationToken).ConfigureAwait(false);
-                    apply.Add(PostgresSql.ApplyPerpMarkets);
-                }
-
-                if (content.OptionSeries.Count > 0)
-                {
-                    await CopyAsync(connection, "option_series_listings", PostgresSql.OptionSeriesColumns, content.OptionSeries, WriteOptionSeries, content.ChainColumn, cancellationToken).ConfigureAwait(false);
-                    apply.Add(PostgresSql.ApplyOptionSeries);
-                }
-
-                if (content.OptionPositions.Count > 0)
-                {
-                    await CopyAsync(connection, "option_position_changes", PostgresSql.OptionPositionColumns, content.OptionPositions, WriteOptionPosition, content.ChainColumn, cancellationToken).ConfigureAwait(false);
-                    apply.Add(PostgresSql.ApplyOptionPositions);
-                }
-
-                if (content.PriceRounds.Count > 0)
-                {
-                    await CopyAsync(connection, "price_rounds", PostgresSql.PriceRoundColumns, content.PriceRounds, WritePriceRound, content.ChainColumn, cancellationToken).ConfigureAwait(false);
-                    apply.Add(PostgresSql.ApplyPriceRounds);
-                }
-
-                if (content.Rejected.Count > 0)
-                {
-                    await CopyAsync(connection, "rejected_logs", PostgresSql.RejectedColumns, content.Rejected, WriteRejected, content.ChainColumn, cancellationToken).ConfigureAwait(false);
-                    apply.Add(PostgresSql.ApplyRejected);
-                }
-
-                apply.Add(PostgresSql.UpsertCheckpoint);
-                var batchCommand = new NpgsqlBatch(connection, transaction);
-                await using (batchCommand.ConfigureAwait(false))
-                {
-                    foreach (var sql in apply)
-                    {
-                        var command = new NpgsqlBatchCommand(sql);
-                        if (ReferenceEquals(sql, PostgresSql.UpsertCheckpoint))
-                        {
-                            command.Parameters.AddWithValue("chain", content.ChainColumn);
-                            command.Parameters.AddWithValue("checkpoint_number", batch.Checkpoint.Number);
-                            command.Parameters.AddWithValue("checkpoint_hash", batch.Checkpoint.Hash);
-                            command.Parameters.AddWithValue("checkpoint_at", Time.GetUtcNow());
-                        }
-
-                        batchCommand.BatchCommands.Add(command);
-                    }
-
-                    await batchCommand.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    var checkpoint = new NpgsqlBatchCommand(PostgresSql.UpsertCheckpoint);
+                    checkpoint.Parameters.AddWithValue("chain", chain);
+                    checkpoint.Parameters.AddWithValue("checkpoint_number", content.Batch.Checkpoint.Number);
+                    checkpoint.Parameters.AddWithValue("checkpoint_hash", content.Batch.Checkpoint.Hash);
+                    checkpoint.Parameters.AddWithValue("checkpoint_at", Time.GetUtcNow());
+                    apply.BatchCommands.Add(checkpoint);
+                    await apply.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                 }
 
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -263,8 +264,8 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
         return reader.GetBoolean(ordinal);
     }
 
-    /// <summary>Upserts the blocks and makes sure this session has the staging tables the batch needs: one round trip.</summary>
-    private static async Task PrepareAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, BatchContent content, CancellationToken cancellationToken)
+    /// <summary>Upserts the blocks and, when needed, makes sure this session has the staging tables: one round trip.</summary>
+    private static async Task PrepareAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, BatchContent content, bool staging, CancellationToken cancellationToken)
     {
         var batch = new NpgsqlBatch(connection, transaction);
         await using (batch.ConfigureAwait(false))
@@ -280,13 +281,16 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
                 batch.BatchCommands.Add(blocks);
             }
 
-            AddStage(batch, "collateral_changes", content.Collateral.Count);
-            AddStage(batch, "perp_position_changes", content.PerpPositions.Count);
-            AddStage(batch, "perp_market_listings", content.PerpMarkets.Count);
-            AddStage(batch, "option_series_listings", content.OptionSeries.Count);
-            AddStage(batch, "option_position_changes", content.OptionPositions.Count);
-            AddStage(batch, "price_rounds", content.PriceRounds.Count);
-            AddStage(batch, "rejected_logs", content.Rejected.Count);
+            if (staging)
+            {
+                AddStage(batch, "collateral_changes", content.Collateral.Count);
+                AddStage(batch, "perp_position_changes", content.PerpPositions.Count);
+                AddStage(batch, "perp_market_listings", content.PerpMarkets.Count);
+                AddStage(batch, "option_series_listings", content.OptionSeries.Count);
+                AddStage(batch, "option_position_changes", content.OptionPositions.Count);
+                AddStage(batch, "price_rounds", content.PriceRounds.Count);
+                AddStage(batch, "rejected_logs", content.Rejected.Count);
+            }
             if (batch.BatchCommands.Count > 0)
             {
                 await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
@@ -302,16 +306,64 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
         }
     }
 
-    private static async Task CopyAsync<T>(
-        NpgsqlConnection connection, string table, string columns, List<T> rows, Action<NpgsqlBinaryImporter, T> write, long chain, CancellationToken cancellationToken)
+    private static async Task<bool> AnyFactStoredAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, BatchContent content, CancellationToken cancellationToken)
+    {
+        var command = new NpgsqlCommand(PostgresSql.AnyFactStored, connection, transaction);
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.AddWithValue("chain", content.ChainColumn);
+            command.Parameters.Add(new NpgsqlParameter("hashes", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = content.FactBlockHashes.ToArray() });
+            return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true;
+        }
+    }
+
+    /// <summary>
+    /// Writes a fact table's rows and returns those actually inserted: all of them when the batch is new (COPY straight
+    /// into the table), else the ones the staging insert did not find stored.
+    /// </summary>
+    private static async Task<List<T>> LoadAsync<T>(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, bool fresh, long chain, string table, string columns, List<T> rows,
+        Action<NpgsqlBinaryImporter, T> write, CancellationToken cancellationToken)
         where T : ChainFact
     {
-        var importer = await connection.BeginBinaryImportAsync(PostgresSql.Copy(table, columns), cancellationToken).ConfigureAwait(false);
+        if (rows.Count == 0)
+        {
+            return rows;
+        }
+
+        await CopyAsync(connection, fresh ? table : "stage_" + table, columns, rows, write, chain, cancellationToken).ConfigureAwait(false);
+        if (fresh)
+        {
+            return rows;
+        }
+
+        var inserted = new HashSet<(string Hash, int LogIndex)>();
+        var command = new NpgsqlCommand(PostgresSql.InsertNew(table, columns), connection, transaction);
+        await using (command.ConfigureAwait(false))
+        {
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    inserted.Add((reader.GetString(0), reader.GetInt32(1)));
+                }
+            }
+        }
+
+        return inserted.Count == rows.Count ? rows : [.. rows.Where(f => inserted.Contains((f.Block.Hash, f.LogIndex)))];
+    }
+
+    private static async Task CopyAsync<T>(
+        NpgsqlConnection connection, string target, string columns, List<T> rows, Action<NpgsqlBinaryImporter, T> write, long chain, CancellationToken cancellationToken)
+        where T : ChainFact
+    {
+        var importer = await connection.BeginBinaryImportAsync(PostgresSql.Copy(target, columns), cancellationToken).ConfigureAwait(false);
         await using (importer.ConfigureAwait(false))
         {
             foreach (var row in rows)
             {
-                await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                importer.StartRow();
                 importer.Write(chain, NpgsqlDbType.Bigint);
                 importer.Write(row.Block.Hash, NpgsqlDbType.Text);
                 importer.Write(row.LogIndex, NpgsqlDbType.Integer);
@@ -323,6 +375,87 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
             await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
     }
+
+    /// <summary>Sums the inserted deltas per (venue, account, token) in memory and adds them with one statement.</summary>
+    private static void AddCollateral(NpgsqlBatch batch, long chain, List<CollateralChanged> inserted)
+    {
+        if (inserted.Count == 0)
+        {
+            return;
+        }
+
+        var sums = new Dictionary<(EvmAddress Venue, EvmAddress Account, EvmAddress Token), (BigInteger Delta, BlockRef Last)>();
+        foreach (var f in inserted)
+        {
+            var key = (f.Contract, f.Account, f.Token);
+            sums[key] = sums.TryGetValue(key, out var sum)
+                ? (sum.Delta + f.Delta, f.Block.Number >= sum.Last.Number ? f.Block : sum.Last)
+                : (f.Delta, f.Block);
+        }
+
+        var command = new NpgsqlBatchCommand(PostgresSql.AddCollateral);
+        command.Parameters.AddWithValue("chain", chain);
+        AddArray(command, "venue", NpgsqlDbType.Text, sums.Keys.Select(k => k.Venue.Value).ToArray());
+        AddArray(command, "account", NpgsqlDbType.Text, sums.Keys.Select(k => k.Account.Value).ToArray());
+        AddArray(command, "token", NpgsqlDbType.Text, sums.Keys.Select(k => k.Token.Value).ToArray());
+        AddArray(command, "delta", NpgsqlDbType.Numeric, sums.Values.Select(v => Columns.Checked(v.Delta, "collateral delta")).ToArray());
+        AddArray(command, "block_number", NpgsqlDbType.Bigint, sums.Values.Select(v => v.Last.Number).ToArray());
+        AddArray(command, "block_hash", NpgsqlDbType.Text, sums.Values.Select(v => v.Last.Hash).ToArray());
+        batch.BatchCommands.Add(command);
+    }
+
+    /// <summary>
+    /// Picks the latest inserted fact per key in memory and upserts those with one statement. The columns before the
+    /// null separator form the aggregate's key (after chain_id); block number, hash and log index are appended.
+    /// </summary>
+    private static void AddLatest<T, TKey>(
+        NpgsqlBatch batch, long chain, string table, List<T> inserted, Func<T, TKey> key, params Column<T>?[] columns)
+        where T : ChainFact
+        where TKey : notnull
+    {
+        if (inserted.Count == 0)
+        {
+            return;
+        }
+
+        var latest = new Dictionary<TKey, T>();
+        foreach (var fact in inserted)
+        {
+            var k = key(fact);
+            if (!latest.TryGetValue(k, out var current) || (fact.Block.Number, fact.LogIndex).CompareTo((current.Block.Number, current.LogIndex)) > 0)
+            {
+                latest[k] = fact;
+            }
+        }
+
+        var split = Array.IndexOf(columns, null);
+        var keys = columns.Take(split).Select(c => c!).ToList();
+        var values = columns.Skip(split + 1).Select(c => c!).ToList();
+        var rows = latest.Values.ToList();
+        var command = new NpgsqlBatchCommand(PostgresSql.UpsertLatest(table, keys.Select(c => c.Name).ToList(), values.Select(c => c.Name).ToList()));
+        command.Parameters.AddWithValue("chain", chain);
+        foreach (var column in keys.Concat(values))
+        {
+            AddArray(command, column.Name, column.Type, column.Values(rows));
+        }
+
+        AddArray(command, "block_number", NpgsqlDbType.Bigint, rows.Select(f => f.Block.Number).ToArray());
+        AddArray(command, "block_hash", NpgsqlDbType.Text, rows.Select(f => f.Block.Hash).ToArray());
+        AddArray(command, "log_index", NpgsqlDbType.Integer, rows.Select(f => f.LogIndex).ToArray());
+        batch.BatchCommands.Add(command);
+    }
+
+    private static void AddArray(NpgsqlBatchCommand command, string name, NpgsqlDbType type, Array values) =>
+        command.Parameters.Add(new NpgsqlParameter(name, NpgsqlDbType.Array | type) { Value = values });
+
+    private static Column<T> Text<T>(string name, Func<T, string> value) =>
+        new(name, NpgsqlDbType.Text, rows => rows.Select(value).ToArray());
+
+    private static Column<T> Big<T>(string name, Func<T, BigInteger> value) =>
+        new(name, NpgsqlDbType.Numeric, rows => rows.Select(r => Columns.Checked(value(r), name)).ToArray());
+
+    /// <summary>An aggregate column: its name (also the array parameter's), type, and values for the rows.</summary>
+    private sealed record Column<T>(string Name, NpgsqlDbType Type, Func<IReadOnlyList<T>, Array> Values);
 
     private static void WriteBig(NpgsqlBinaryImporter importer, BigInteger value, string what) =>
         importer.Write(Columns.Checked(value, what), NpgsqlDbType.Numeric);

@@ -1,9 +1,10 @@
 namespace ChainMargin.Storage.Postgres;
 
 /// <summary>
-/// The statements that move a batch from the staging tables (filled by binary COPY) into the fact tables and fold
-/// the facts actually inserted (ON CONFLICT DO NOTHING RETURNING) into the aggregates: one statement per table.
-/// A re-committed fact inserts nothing, so it reaches no aggregate.
+/// The statements of a PostgreSQL commit: facts by binary COPY (straight into the fact tables when none of the batch's
+/// blocks has a stored fact, else through a staging table and ON CONFLICT DO NOTHING RETURNING), then one upsert per
+/// aggregate from arrays of the inserted facts grouped in memory. A re-committed fact inserts nothing, so it reaches
+/// no aggregate.
 /// </summary>
 internal static class PostgresSql
 {
@@ -43,130 +44,59 @@ internal static class PostgresSql
     public static string Stage(string table) =>
         $"create temp table if not exists stage_{table} (like {table}) on commit delete rows";
 
-    public static string Copy(string table, string columns) => $"copy stage_{table} ({columns}) from stdin (format binary)";
+    public static string Copy(string target, string columns) => $"copy {target} ({columns}) from stdin (format binary)";
 
-    public const string ApplyCollateral =
+    /// <summary>Facts that may already be stored: insert the new ones and say which they were.</summary>
+    public static string InsertNew(string table, string columns) =>
         $"""
-        with inserted as (
-            insert into collateral_changes ({CollateralColumns})
-            select {CollateralColumns} from stage_collateral_changes
-            on conflict do nothing
-            returning chain_id, contract, account, token, delta, block_number, block_hash
-        ), grouped as (
-            select chain_id, contract, account, token, sum(delta) as delta, max(block_number) as block_number,
-                   (array_agg(block_hash order by block_number desc))[1] as block_hash
-            from inserted
-            group by chain_id, contract, account, token
-        )
+        insert into {table} ({columns})
+        select {columns} from stage_{table}
+        on conflict do nothing
+        returning block_hash, log_index
+        """;
+
+    /// <summary>Whether any fact of these blocks is stored already; if none is, the batch is new and goes straight in.</summary>
+    public const string AnyFactStored =
+        """
+        select exists (select 1 from collateral_changes where chain_id = @chain and block_hash = any(@hashes))
+            or exists (select 1 from perp_position_changes where chain_id = @chain and block_hash = any(@hashes))
+            or exists (select 1 from perp_market_listings where chain_id = @chain and block_hash = any(@hashes))
+            or exists (select 1 from option_series_listings where chain_id = @chain and block_hash = any(@hashes))
+            or exists (select 1 from option_position_changes where chain_id = @chain and block_hash = any(@hashes))
+            or exists (select 1 from price_rounds where chain_id = @chain and block_hash = any(@hashes))
+            or exists (select 1 from rejected_logs where chain_id = @chain and block_hash = any(@hashes))
+        """;
+
+    /// <summary>Adds a batch's per-key collateral sums (grouped in memory) to the balances.</summary>
+    public const string AddCollateral =
+        """
         insert into collateral_balances as b (chain_id, venue, account, token, balance, block_number, block_hash)
-        select chain_id, contract, account, token, delta, block_number, block_hash from grouped
+        select @chain, u.venue, u.account, u.token, u.delta, u.block_number, u.block_hash
+        from unnest(@venue, @account, @token, @delta, @block_number, @block_hash) as u(venue, account, token, delta, block_number, block_hash)
         on conflict (chain_id, venue, account, token) do update
         set balance = b.balance + excluded.balance,
             block_number = greatest(b.block_number, excluded.block_number),
             block_hash = case when excluded.block_number >= b.block_number then excluded.block_hash else b.block_hash end
         """;
 
-    public const string ApplyPerpPositions =
-        $"""
-        with inserted as (
-            insert into perp_position_changes ({PerpPositionColumns})
-            select {PerpPositionColumns} from stage_perp_position_changes
-            on conflict do nothing
-            returning chain_id, contract, account, market_id, new_size, entry_price, block_number, block_hash, log_index
-        ), latest as (
-            select distinct on (chain_id, contract, account, market_id) * from inserted
-            order by chain_id, contract, account, market_id, block_number desc, log_index desc
-        )
-        insert into perp_positions as p (chain_id, venue, account, market_id, size, entry_price, block_number, block_hash, log_index)
-        select chain_id, contract, account, market_id, new_size, entry_price, block_number, block_hash, log_index from latest
-        on conflict (chain_id, venue, account, market_id) do update
-        set size = excluded.size, entry_price = excluded.entry_price,
-            block_number = excluded.block_number, block_hash = excluded.block_hash, log_index = excluded.log_index
-        where (excluded.block_number, excluded.log_index) > (p.block_number, p.log_index)
-        """;
-
-    public const string ApplyOptionPositions =
-        $"""
-        with inserted as (
-            insert into option_position_changes ({OptionPositionColumns})
-            select {OptionPositionColumns} from stage_option_position_changes
-            on conflict do nothing
-            returning chain_id, contract, account, series_id, new_size, block_number, block_hash, log_index
-        ), latest as (
-            select distinct on (chain_id, contract, account, series_id) * from inserted
-            order by chain_id, contract, account, series_id, block_number desc, log_index desc
-        )
-        insert into option_positions as p (chain_id, venue, account, series_id, size, block_number, block_hash, log_index)
-        select chain_id, contract, account, series_id, new_size, block_number, block_hash, log_index from latest
-        on conflict (chain_id, venue, account, series_id) do update
-        set size = excluded.size,
-            block_number = excluded.block_number, block_hash = excluded.block_hash, log_index = excluded.log_index
-        where (excluded.block_number, excluded.log_index) > (p.block_number, p.log_index)
-        """;
-
-    public const string ApplyPerpMarkets =
-        $"""
-        with inserted as (
-            insert into perp_market_listings ({PerpMarketColumns})
-            select {PerpMarketColumns} from stage_perp_market_listings
-            on conflict do nothing
-            returning chain_id, contract, market_id, feed, symbol, block_number, block_hash, log_index
-        ), latest as (
-            select distinct on (chain_id, contract, market_id) * from inserted
-            order by chain_id, contract, market_id, block_number desc, log_index desc
-        )
-        insert into perp_markets as m (chain_id, venue, market_id, feed, symbol, block_number, block_hash, log_index)
-        select chain_id, contract, market_id, feed, symbol, block_number, block_hash, log_index from latest
-        on conflict (chain_id, venue, market_id) do update
-        set feed = excluded.feed, symbol = excluded.symbol,
-            block_number = excluded.block_number, block_hash = excluded.block_hash, log_index = excluded.log_index
-        where (excluded.block_number, excluded.log_index) > (m.block_number, m.log_index)
-        """;
-
-    public const string ApplyOptionSeries =
-        $"""
-        with inserted as (
-            insert into option_series_listings ({OptionSeriesColumns})
-            select {OptionSeriesColumns} from stage_option_series_listings
-            on conflict do nothing
-            returning chain_id, contract, series_id, feed, symbol, strike, expiry, is_call, block_number, block_hash, log_index
-        ), latest as (
-            select distinct on (chain_id, contract, series_id) * from inserted
-            order by chain_id, contract, series_id, block_number desc, log_index desc
-        )
-        insert into option_series as s (chain_id, venue, series_id, feed, symbol, strike, expiry, is_call, block_number, block_hash, log_index)
-        select chain_id, contract, series_id, feed, symbol, strike, expiry, is_call, block_number, block_hash, log_index from latest
-        on conflict (chain_id, venue, series_id) do update
-        set feed = excluded.feed, symbol = excluded.symbol, strike = excluded.strike, expiry = excluded.expiry, is_call = excluded.is_call,
-            block_number = excluded.block_number, block_hash = excluded.block_hash, log_index = excluded.log_index
-        where (excluded.block_number, excluded.log_index) > (s.block_number, s.log_index)
-        """;
-
-    public const string ApplyPriceRounds =
-        $"""
-        with inserted as (
-            insert into price_rounds ({PriceRoundColumns})
-            select {PriceRoundColumns} from stage_price_rounds
-            on conflict do nothing
-            returning chain_id, contract, round_id, answer, updated_at, block_number, block_hash, log_index
-        ), latest as (
-            select distinct on (chain_id, contract) * from inserted
-            order by chain_id, contract, block_number desc, log_index desc
-        )
-        insert into price_latest as l (chain_id, feed, round_id, answer, updated_at, block_number, block_hash, log_index)
-        select chain_id, contract, round_id, answer, updated_at, block_number, block_hash, log_index from latest
-        on conflict (chain_id, feed) do update
-        set round_id = excluded.round_id, answer = excluded.answer, updated_at = excluded.updated_at,
-            block_number = excluded.block_number, block_hash = excluded.block_hash, log_index = excluded.log_index
-        where (excluded.block_number, excluded.log_index) > (l.block_number, l.log_index)
-        """;
-
-    public const string ApplyRejected =
-        $"""
-        insert into rejected_logs ({RejectedColumns})
-        select {RejectedColumns} from stage_rejected_logs
-        on conflict do nothing
-        """;
+    /// <summary>
+    /// Upserts a batch's latest fact per key (picked in memory); a stored row only yields to a later
+    /// (block number, log index), so the result does not depend on the order batches arrive in.
+    /// </summary>
+    public static string UpsertLatest(string table, IReadOnlyList<string> keys, IReadOnlyList<string> values)
+    {
+        string[] columns = [.. keys, .. values, "block_number", "block_hash", "log_index"];
+        var list = string.Join(", ", columns);
+        var parameters = string.Join(", ", columns.Select(c => "@" + c));
+        var updates = string.Join(", ", columns.Skip(keys.Count).Select(c => $"{c} = excluded.{c}"));
+        return $"""
+            insert into {table} as t (chain_id, {list})
+            select @chain, u.* from unnest({parameters}) as u({list})
+            on conflict (chain_id, {string.Join(", ", keys)}) do update
+            set {updates}
+            where (excluded.block_number, excluded.log_index) > (t.block_number, t.log_index)
+            """;
+    }
 
     /// <summary>Collateral rows a rollback touched and that still have facts: the sum and last block, recomputed.</summary>
     public const string RecomputeCollateral =
