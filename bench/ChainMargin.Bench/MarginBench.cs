@@ -30,6 +30,7 @@ internal static class MarginBench
         var config = Config(scenarios);
         var snapshot = Snapshot();
         var history = History(500);
+        Console.WriteLine(Invariant($"  load average at start: {File.ReadAllText("/proc/loadavg").Trim()}"));
         Console.WriteLine(Invariant($"margin: {Environment.ProcessorCount} cores, {accounts} accounts x {PositionsPerAccount} positions (30% options), {Underlyings} underlyings, grid {config.Grid.SpotSteps} x {config.Grid.VolShocks.Count}"));
 
         var sw = Stopwatch.StartNew();
@@ -50,14 +51,17 @@ internal static class MarginBench
         for (var run = 0; run <= runs; run++)
         {
             GC.Collect();
+            var cpu = Cpu();
             sw.Restart();
             market = RiskMarket.Prepare(snapshot, config, history);
             var prepared = sw.Elapsed.TotalMilliseconds;
             batch = MarginBatch.Create(portfolios, market);
             var compiled = sw.Elapsed.TotalMilliseconds;
+            var compileCpu = Cpu();
             batch.ComputeAll();
             var total = sw.Elapsed.TotalMilliseconds;
-            Console.WriteLine(Invariant($"  full recompute {(run == 0 ? "(cold, JIT)" : $"run {run}")}: {total:0} ms (prepare {prepared:0}, compile {compiled - prepared:0}, kernels {total - compiled:0})"));
+            var kernelCpu = Cpu() - compileCpu;
+            Console.WriteLine(Invariant($"  full recompute {(run == 0 ? "(cold, JIT)" : $"run {run}")}: {total:0} ms (prepare {prepared:0}, compile {compiled - prepared:0}, kernels {total - compiled:0}; cpu {Cpu() - cpu:0} ms of which kernels {kernelCpu:0})"));
             if (run > 0)
             {
                 full.Add(total);
@@ -72,6 +76,7 @@ internal static class MarginBench
         {
             var indices = Enumerable.Range(0, touched).Select(_ => random.Next(accounts)).Distinct().ToArray();
             var changed = indices.Select(i => CreatePortfolio(i, random, shared)).ToArray();
+            var cpu = Cpu();
             sw.Restart();
             for (var j = 0; j < indices.Length; j++)
             {
@@ -80,7 +85,7 @@ internal static class MarginBench
 
             batch!.Recompute(indices);
             var ms = sw.Elapsed.TotalMilliseconds;
-            Console.WriteLine(Invariant($"  incremental {(run == 0 ? "(cold)" : $"run {run}")}: {indices.Length} accounts in {ms:0.00} ms"));
+            Console.WriteLine(Invariant($"  incremental {(run == 0 ? "(cold)" : $"run {run}")}: {indices.Length} accounts in {ms:0.00} ms (cpu {Cpu() - cpu:0.0} ms)"));
             if (run > 0)
             {
                 incremental.Add(ms);
@@ -92,12 +97,13 @@ internal static class MarginBench
         var mc = new List<double>();
         for (var run = 0; run <= runs; run++)
         {
+            var cpu = Cpu();
             sw.Restart();
             var factors = FactorModel.Build(history, config.Var);
             var built = sw.Elapsed.TotalMilliseconds;
             varBatch.ComputeVar(monteCarlo: true);
             var ms = sw.Elapsed.TotalMilliseconds;
-            Console.WriteLine(Invariant($"  monte carlo VaR/ES {(run == 0 ? "(cold)" : $"run {run}")}: {varBatch.Count} accounts x {factors.MonteCarlo.Count} scenarios in {ms:0} ms (scenarios {built:0}, P&L and tails {ms - built:0})"));
+            Console.WriteLine(Invariant($"  monte carlo VaR/ES {(run == 0 ? "(cold)" : $"run {run}")}: {varBatch.Count} accounts x {factors.MonteCarlo.Count} scenarios in {ms:0} ms (scenarios {built:0}, P&L and tails {ms - built:0}; cpu {Cpu() - cpu:0} ms)"));
             if (run > 0)
             {
                 mc.Add(ms);
@@ -265,6 +271,9 @@ internal static class MarginBench
         var sorted = values.Order().ToArray();
         return sorted.Length == 0 ? 0 : sorted[sorted.Length / 2];
     }
+
+    /// <summary>CPU time of the whole process: on a shared machine, wall time above cpu / cores means we were waiting for a core.</summary>
+    private static double Cpu() => Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
 
     /// <summary>VmHWM: the process's peak resident set, from the kernel.</summary>
     private static long PeakRssMb()

@@ -41,7 +41,7 @@ internal sealed class CompiledAccount
     public required double CreditLimit { get; init; }
 
     /// <summary>What the compiler had to decide (an asset without risk parameters counts zero), said out loud.</summary>
-    public required List<string> Notes { get; init; }
+    public required IReadOnlyList<string> Notes { get; init; }
 
     public static CompiledAccount Compile(Portfolio portfolio, RiskMarket market)
     {
@@ -120,7 +120,7 @@ internal sealed class CompiledAccount
 
         return new CompiledAccount
         {
-            Portfolio = portfolio, Chains = chains, Stale = stale, Legs = legs, CreditLimit = market.CreditLimit(portfolio.Account), Notes = notes ?? [],
+            Portfolio = portfolio, Chains = chains, Stale = stale, Legs = legs, CreditLimit = market.CreditLimit(portfolio.Account), Notes = (IReadOnlyList<string>?)notes ?? Array.Empty<string>(),
         };
     }
 

@@ -44,6 +44,7 @@ internal sealed class KernelScratch
     public double[] GroupLongPerps = new double[16];
     public double[] GroupShortPerps = new double[16];
     public double[] GroupWorst = new double[16];
+    public bool[] GroupHasGrid = new bool[16];
     public int[] GroupWorstIndex = new int[16];
     public double[] Loss = new double[16 * 64];
     public double[] ChainEquity = new double[8];
@@ -66,6 +67,7 @@ internal sealed class KernelScratch
             GroupLongPerps = new double[size];
             GroupShortPerps = new double[size];
             GroupWorst = new double[size];
+            GroupHasGrid = new bool[size];
             GroupWorstIndex = new int[size];
         }
 
@@ -337,13 +339,7 @@ internal static class MarginKernel
         {
             ref readonly var leg = ref legs[i];
             var asset = assets[leg.Asset];
-            var before = groups;
             var g = FindGroup(scratch.GroupAsset, ref groups, leg.Asset, scratch);
-            var loss = scratch.Loss.AsSpan(g * scenarios, scenarios);
-            if (groups > before)
-            {
-                loss.Clear();
-            }
             double equity;
             switch (leg.Kind)
             {
@@ -375,6 +371,14 @@ internal static class MarginKernel
                     var grid = s.Grid;
                     var q = leg.Qty;
                     var v0 = s.Value;
+                    var loss = scratch.Loss.AsSpan(g * scenarios, scenarios);
+                    if (!scratch.GroupHasGrid[g])
+                    {
+                        // Only underlyings with options need the scenario array; linear ones have a closed form below.
+                        loss.Clear();
+                        scratch.GroupHasGrid[g] = true;
+                    }
+
                     for (var k = 0; k < scenarios; k++)
                     {
                         loss[k] -= q * (grid[k] - v0);
@@ -404,12 +408,23 @@ internal static class MarginKernel
         for (var g = 0; g < groups; g++)
         {
             var asset = assets[scratch.GroupAsset[g]];
-            var loss = scratch.Loss.AsSpan(g * scenarios, scenarios);
             var linear = scratch.GroupLinear[g];
             var worst = double.NegativeInfinity;
             var worstIndex = 0;
             var k = 0;
-            for (var j = 0; j < volSteps; j++)
+            var rows = volSteps;
+            if (!scratch.GroupHasGrid[g])
+            {
+                // Linear only: the loss -linear x shock is largest at an end of the (ascending) spot shocks, in the
+                // first vol row; the same numbers and the same first-maximum choice as the scan below.
+                var down = -(linear * shocks[0]);
+                var up = -(linear * shocks[spotSteps - 1]);
+                (worst, worstIndex) = up > down ? (up, spotSteps - 1) : (down, 0);
+                rows = 0;
+            }
+
+            var loss = scratch.Loss.AsSpan(g * scenarios, scenarios);
+            for (var j = 0; j < rows; j++)
             {
                 for (var i = 0; i < spotSteps; i++, k++)
                 {
@@ -540,6 +555,7 @@ internal static class MarginKernel
         scratch.GroupLongOptions[index] = 0;
         scratch.GroupLongPerps[index] = 0;
         scratch.GroupShortPerps[index] = 0;
+        scratch.GroupHasGrid[index] = false;
         return index;
     }
 }

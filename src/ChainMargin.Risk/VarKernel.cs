@@ -163,6 +163,12 @@ internal static class VarKernel
     private static void AddLoss(Span<double> losses, double[] returns, double delta, double halfGamma)
     {
         var i = 0;
+        if (halfGamma == 0)
+        {
+            AddLinearLoss(losses, returns, delta);
+            return;
+        }
+
         if (Vector.IsHardwareAccelerated)
         {
             var w = Vector<double>.Count;
@@ -180,6 +186,27 @@ internal static class VarKernel
         {
             var r = returns[i];
             losses[i] -= r * (delta + (halfGamma * r));
+        }
+    }
+
+    private static void AddLinearLoss(Span<double> losses, double[] returns, double delta)
+    {
+        var i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var w = Vector<double>.Count;
+            var d = new Vector<double>(delta);
+            for (; i <= losses.Length - w; i += w)
+            {
+                var r = new Vector<double>(returns.AsSpan(i, w));
+                var l = new Vector<double>(losses.Slice(i, w));
+                (l - (r * d)).CopyTo(losses.Slice(i, w));
+            }
+        }
+
+        for (; i < losses.Length; i++)
+        {
+            losses[i] -= returns[i] * delta;
         }
     }
 
