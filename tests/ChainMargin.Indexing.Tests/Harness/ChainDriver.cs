@@ -50,30 +50,30 @@ public sealed class ChainDriver
         var token = Protocol.Token(symbol).Address;
         await tx.SendAsync(token, new MintFunction { To = account.Address, Amount = amount }, $"mint {symbol}");
         await tx.SendAsync(token, new ApproveFunction { Spender = Protocol.Vault, Amount = amount }, $"approve {symbol}");
-        await tx.SendAsync(Protocol.Vault, new DepositFunction { Token = token, Amount = amount }, $"deposit {symbol}");
-        await tx.VerifyAsync();
+        var last = await tx.SendAsync(Protocol.Vault, new DepositFunction { Token = token, Amount = amount }, $"deposit {symbol}");
+        await MinedAsync(tx, last);
     }
 
     public async Task WithdrawAsync(DevAccount account, string symbol, BigInteger amount)
     {
         var tx = await DevnetSender.CreateAsync(RpcUrl, account.PrivateKey, ChainId);
-        await tx.SendAsync(Protocol.Vault, new WithdrawFunction { Token = Protocol.Token(symbol).Address, Amount = amount }, $"withdraw {symbol}");
-        await tx.VerifyAsync();
+        var last = await tx.SendAsync(Protocol.Vault, new WithdrawFunction { Token = Protocol.Token(symbol).Address, Amount = amount }, $"withdraw {symbol}");
+        await MinedAsync(tx, last);
     }
 
     public async Task TradeAsync(DevAccount account, string underlying, BigInteger sizeDelta)
     {
         var tx = await DevnetSender.CreateAsync(RpcUrl, account.PrivateKey, ChainId);
         var market = Protocol.PerpMarketFor(underlying);
-        await tx.SendAsync(Protocol.PerpMarket, new PerpTradeFunction { MarketId = market.MarketId, SizeDelta = sizeDelta }, $"trade {market.Name}");
-        await tx.VerifyAsync();
+        var last = await tx.SendAsync(Protocol.PerpMarket, new PerpTradeFunction { MarketId = market.MarketId, SizeDelta = sizeDelta }, $"trade {market.Name}");
+        await MinedAsync(tx, last);
     }
 
     public async Task SetPriceAsync(string asset, decimal usd)
     {
         var tx = await DevnetSender.CreateAsync(RpcUrl, DevAccounts.Deployer.PrivateKey, ChainId);
-        await tx.SendAsync(Protocol.SpotFeed(asset), new SetAnswerFunction { Answer = ReferenceProtocolDeployer.ToFeedUnits(usd) }, $"price {asset}");
-        await tx.VerifyAsync();
+        var last = await tx.SendAsync(Protocol.SpotFeed(asset), new SetAnswerFunction { Answer = ReferenceProtocolDeployer.ToFeedUnits(usd) }, $"price {asset}");
+        await MinedAsync(tx, last);
     }
 
     /// <summary>
@@ -103,9 +103,29 @@ public sealed class ChainDriver
         var tx = await DevnetSender.CreateAsync(RpcUrl, account.PrivateKey, ChainId);
         var token = Protocol.Token(symbol).Address;
         await tx.SendAsync(token, new MintFunction { To = account.Address, Amount = amount }, $"mint {symbol}");
-        await tx.SendAsync(token, new ApproveFunction { Spender = Protocol.Vault, Amount = amount }, $"approve {symbol}");
-        await tx.VerifyAsync();
+        var last = await tx.SendAsync(token, new ApproveFunction { Spender = Protocol.Vault, Amount = amount }, $"approve {symbol}");
+        await MinedAsync(tx, last);
     }
+
+    /// <summary>A deposit from an allowance already given (one transaction, so one block).</summary>
+    public async Task DepositOnlyAsync(DevAccount account, string symbol, BigInteger amount)
+    {
+        var tx = await DevnetSender.CreateAsync(RpcUrl, account.PrivateKey, ChainId);
+        var last = await tx.SendAsync(Protocol.Vault, new DepositFunction { Token = Protocol.Token(symbol).Address, Amount = amount }, $"deposit {symbol}");
+        await MinedAsync(tx, last);
+    }
+
+    /// <summary>A fresh account with 100 ETH for gas, the funding mined into a block so a rollback above it keeps it.</summary>
+    public async Task<DevAccount> NewAccountAsync()
+    {
+        var key = Nethereum.Signer.EthECKey.GenerateKey();
+        var account = new DevAccount(-1, key.GetPublicAddress().ToLowerInvariant(), key.GetPrivateKey());
+        await Anvil.SetBalanceAsync(account.Address, BigInteger.Pow(10, 20));
+        await Anvil.MineAsync();
+        return account;
+    }
+
+    public Task<long> HeadAsync() => Anvil.BlockNumberAsync();
 
     public Task<BigInteger> VaultBalanceAsync(string account, string token) =>
         _reader.Eth.GetContractQueryHandler<VaultBalanceOfFunction>()
@@ -115,4 +135,23 @@ public sealed class ChainDriver
         _reader.Eth.GetContractQueryHandler<PerpPositionOfFunction>()
             .QueryDeserializingToObjectAsync<PerpPositionOutputDto>(
                 new PerpPositionOfFunction { Account = account, MarketId = marketId }, Protocol.PerpMarket, BlockParameter.CreateLatest());
+
+    /// <summary>
+    /// Waits for the last transaction's receipt before checking them all: anvil mines a sent transaction shortly
+    /// after eth_sendRawTransaction returns, not before, and on a loaded machine the receipt can lag.
+    /// </summary>
+    private static async Task MinedAsync(DevnetSender tx, string lastHash)
+    {
+        for (var i = 0; i < 400; i++)
+        {
+            if (await tx.Web3.Eth.Transactions.GetTransactionReceipt.SendRequestAsync(lastHash) is not null)
+            {
+                break;
+            }
+
+            await Task.Delay(25);
+        }
+
+        await tx.VerifyAsync();
+    }
 }

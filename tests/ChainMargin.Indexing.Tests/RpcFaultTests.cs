@@ -1,0 +1,273 @@
+using System.Globalization;
+using System.Text.Json;
+using ChainMargin.Contracts.Devnet;
+using ChainMargin.Indexing.Decoding;
+using ChainMargin.Indexing.Rpc;
+using ChainMargin.Indexing.Tests.Harness;
+using Xunit;
+
+namespace ChainMargin.Indexing.Tests;
+
+/// <summary>
+/// The watcher behind a proxy that injects the faults real providers produce. Whatever is injected, the index
+/// completes and equals the chain (and a clean index taken directly from the node).
+/// </summary>
+public sealed class RpcFaultTests : IClassFixture<ActiveChainFixture>, IDisposable
+{
+    private static string AlchemyText(long from, long to) => string.Create(
+        CultureInfo.InvariantCulture,
+        $"Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range and no limit on the response size, or you can use this block range that should work: [0x{from:x}, 0x{to:x}]");
+
+    private readonly ActiveChainFixture _fixture;
+    private readonly ChainDriver _chain;
+    private readonly FaultProxy _proxy;
+
+    public RpcFaultTests(ActiveChainFixture fixture)
+    {
+        _fixture = fixture;
+        _chain = new ChainDriver(fixture);
+        _proxy = new FaultProxy(fixture.RpcUrl);
+    }
+
+    private FaultProxy Proxy => _proxy;
+
+    public void Dispose() => _proxy.Dispose();
+
+    private static RpcRetryOptions Retry() => new()
+    {
+        MaxAttempts = 6,
+        InitialBackoff = TimeSpan.FromMilliseconds(20),
+        MaxBackoff = TimeSpan.FromSeconds(2),
+        RequestTimeout = TimeSpan.FromSeconds(1),
+    };
+
+    private ChainOptions Options(params string[] urls)
+    {
+        var options = IndexRig.Options(_fixture.RpcUrl, _fixture.ChainId, _fixture.Protocol);
+        options.RpcUrls = urls.Length == 0 ? [Proxy.Url] : [.. urls];
+        return options;
+    }
+
+    private ChainOptions DirectOptions() => IndexRig.Options(_fixture.RpcUrl, _fixture.ChainId, _fixture.Protocol);
+
+    /// <summary>Each rule fires once, for the first request it matches.</summary>
+    private static Func<ProxyCall, Fault?> Once(params (Func<ProxyCall, bool> When, Fault Fault)[] rules)
+    {
+        var fired = new int[rules.Length];
+        return call =>
+        {
+            for (var i = 0; i < rules.Length; i++)
+            {
+                if (rules[i].When(call) && Interlocked.Exchange(ref fired[i], 1) == 0)
+                {
+                    return rules[i].Fault;
+                }
+            }
+
+            return null;
+        };
+    }
+
+    /// <summary>Runs the watcher's own loop (which retries what the client gives up on) until it has indexed the head.</summary>
+    private async Task RunUntilCaughtUpAsync(WatcherHandle handle)
+    {
+        var head = await _chain.Anvil.BlockAsync();
+        using var cts = new CancellationTokenSource();
+        var run = handle.Watcher.RunAsync(cts.Token);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!(handle.Status.Indexed?.Number >= head.Number) && DateTime.UtcNow < deadline && !run.IsCompleted)
+        {
+            await Task.Delay(20);
+        }
+
+        await cts.CancelAsync();
+        await run;
+        Assert.True(
+            handle.Status.Indexed?.Number >= head.Number,
+            $"not caught up: indexed {handle.Status.Indexed}, head {head.Number}, last error {handle.Status.LastError}, halted {handle.Status.Halted}");
+    }
+
+    private Task AssertExactAsync(TestStore store) =>
+        IndexRig.AssertExactAsync(store.Store, _chain, DirectOptions(), ActiveChainFixture.Accounts);
+
+    private WatcherHandle Watcher(TestStore store, ChainOptions? options = null) => IndexRig.Watcher(options ?? Options(), store.Store, Retry());
+
+    [Fact]
+    public async Task TransportFaults_429_502_Stall_Truncated_AreRetriedAndIndexIsExact()
+    {
+        Proxy.Plan = Once(
+            (c => c.Method == "eth_blockNumber", new Fault(FaultKind.TooManyRequests, RetryAfterSeconds: 1)),
+            (c => c.Method == "eth_getLogs", new Fault(FaultKind.BadGateway)),
+            (c => c.Method == "eth_getBlockByNumber", new Fault(FaultKind.Truncate)),
+            (c => c.Method == "eth_getBlockByNumber", new Fault(FaultKind.Stall, Delay: TimeSpan.FromSeconds(3))),
+            (c => c.Method == "eth_getLogs", new Fault(FaultKind.Truncate)));
+        await using var store = await TestStore.CreateAsync();
+        using var handle = Watcher(store);
+
+        // Transport faults never reach the watcher: the client retries them, so plain steps suffice.
+        await IndexRig.CatchUpAsync(handle.Watcher);
+
+        Assert.Equal(1, Proxy.InjectedCount(FaultKind.TooManyRequests));
+        Assert.Equal(1, Proxy.InjectedCount(FaultKind.BadGateway));
+        Assert.Equal(1, Proxy.InjectedCount(FaultKind.Stall));
+        Assert.Equal(2, Proxy.InjectedCount(FaultKind.Truncate));
+        Assert.True(handle.Rpc.ErrorCount >= 5, $"client saw {handle.Rpc.ErrorCount} errors");
+
+        // Retry-After: the next request came no sooner than the second the 429 asked for.
+        var limited = Proxy.Injected.Single(i => i.Fault.Kind == FaultKind.TooManyRequests).Call;
+        var next = Proxy.Calls.Where(c => c.Sequence > limited.Sequence).MinBy(c => c.Sequence)!;
+        Assert.True(next.At - limited.At >= TimeSpan.FromMilliseconds(900), $"retried after {(next.At - limited.At).TotalMilliseconds:0} ms");
+        await AssertExactAsync(store);
+    }
+
+    [Fact]
+    public async Task JsonRpcErrors_AreRetriedByTheWatcherLoop_IndexIsExact()
+    {
+        Proxy.Plan = Once(
+            (c => c.Method == "eth_blockNumber", new Fault(FaultKind.RpcError, -32603, "internal error")),
+            (c => c.Method == "eth_getBlockByNumber", new Fault(FaultKind.RpcError, -32000, "header not found")),
+            (c => c.Method == "eth_getLogs", new Fault(FaultKind.RpcError, -32000, "unknown block")));
+        await using var store = await TestStore.CreateAsync();
+        using var handle = Watcher(store);
+
+        await RunUntilCaughtUpAsync(handle);
+
+        Assert.Equal(3, Proxy.InjectedCount(FaultKind.RpcError));
+        Assert.Null(handle.Status.LastError);
+        await AssertExactAsync(store);
+    }
+
+    [Fact]
+    public async Task AlchemyRangeCap_SuggestedRangeIsTaken_IndexIsExact()
+    {
+        const int cap = 32;
+        Proxy.Plan = c => c.Method == "eth_getLogs" && c.ToBlock - c.FromBlock + 1 > cap
+            ? new Fault(FaultKind.RpcError, -32602, AlchemyText(c.FromBlock!.Value, c.FromBlock.Value + cap - 1))
+            : null;
+        await using var store = await TestStore.CreateAsync();
+        using var handle = Watcher(store);
+
+        await IndexRig.CatchUpAsync(handle.Watcher);
+
+        var refused = Proxy.Injected.Select(i => i.Call).ToList();
+        Assert.NotEmpty(refused);
+        var first = refused.MinBy(c => c.Sequence)!;
+        Assert.Contains(Proxy.Calls, c => c.Method == "eth_getLogs" && c.FromBlock == first.FromBlock && c.ToBlock == first.FromBlock + cap - 1);
+        AssertAllLogsCovered(cap);
+        await AssertExactAsync(store);
+    }
+
+    [Fact]
+    public async Task InfuraResultCap_RangeIsHalved_IndexIsExact()
+    {
+        const int cap = 16;
+        Proxy.Plan = c => c.Method == "eth_getLogs" && c.ToBlock - c.FromBlock + 1 > cap
+            ? new Fault(FaultKind.RpcError, -32005, "query returned more than 10000 results")
+            : null;
+        await using var store = await TestStore.CreateAsync();
+        using var handle = Watcher(store);
+
+        await IndexRig.CatchUpAsync(handle.Watcher);
+
+        Assert.True(Proxy.InjectedCount(FaultKind.RpcError) >= 2);
+        AssertAllLogsCovered(cap);
+        await AssertExactAsync(store);
+    }
+
+    [Fact]
+    public async Task StatedRangeLimitInA4xxAnswer_IsTaken_IndexIsExact()
+    {
+        const int cap = 25;
+        Proxy.Plan = c => c.Method == "eth_getLogs" && c.ToBlock - c.FromBlock + 1 > cap
+            ? new Fault(FaultKind.HttpRpcError, -32000, "exceed maximum block range: 25", Status: 400)
+            : null;
+        await using var store = await TestStore.CreateAsync();
+        using var handle = Watcher(store);
+
+        await IndexRig.CatchUpAsync(handle.Watcher);
+
+        Assert.NotEmpty(Proxy.Injected);
+        Assert.Contains(Proxy.Calls, c => c.Method == "eth_getLogs" && c.ToBlock - c.FromBlock + 1 == cap);
+        AssertAllLogsCovered(cap);
+        await AssertExactAsync(store);
+    }
+
+    [Fact]
+    public async Task Chaos_AFaultEveryFewRequests_IndexIsExact()
+    {
+        Fault?[] cycle =
+        [
+            null, new Fault(FaultKind.BadGateway), null, new Fault(FaultKind.Truncate), null,
+            new Fault(FaultKind.TooManyRequests, RetryAfterSeconds: 0), null, new Fault(FaultKind.RpcError, -32603, "internal error"),
+            null, new Fault(FaultKind.Stall, Delay: TimeSpan.FromSeconds(2)), null, null,
+        ];
+        Proxy.Plan = c => c.Method == "eth_getLogs" && c.ToBlock - c.FromBlock + 1 > 20
+            ? new Fault(FaultKind.RpcError, -32005, "query returned more than 10000 results")
+            : cycle[c.Sequence % cycle.Length];
+        await using var store = await TestStore.CreateAsync();
+        var options = Options();
+        options.MaxBlocksPerCommit = 30;
+        using var handle = Watcher(store, options);
+
+        await RunUntilCaughtUpAsync(handle);
+
+        foreach (var kind in Enum.GetValues<FaultKind>().Where(k => k != FaultKind.HttpRpcError))
+        {
+            Assert.True(Proxy.InjectedCount(kind) >= 1, $"no {kind} injected");
+        }
+
+        await AssertExactAsync(store);
+    }
+
+    [Fact]
+    public async Task Failover_FirstUrlDead_SecondAnswers()
+    {
+        var dead = string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{AnvilNode.FreePort()}/");
+        using var client = new JsonRpcClient([dead, _fixture.RpcUrl], Retry());
+
+        var chainId = await client.CallAsync("eth_chainId", [], CancellationToken.None);
+
+        Assert.Equal(_fixture.ChainId, (ulong)Hex.ToLong(chainId.GetString()!));
+        Assert.Equal(1, client.ErrorCount);
+        Assert.Equal(new Uri(_fixture.RpcUrl).ToString(), client.CurrentUrl);
+
+        // A node that accepts the connection but never answers is dead too, after the request timeout.
+        Proxy.Blackhole = true;
+        using var stalled = new JsonRpcClient([Proxy.Url, _fixture.RpcUrl], Retry());
+        var block = await stalled.CallAsync("eth_blockNumber", [], CancellationToken.None);
+        Assert.Equal(JsonValueKind.String, block.ValueKind);
+        Assert.Equal(1, stalled.ErrorCount);
+        Proxy.Blackhole = false;
+
+        // And a watcher given a dead URL first indexes exactly through the second.
+        await using var store = await TestStore.CreateAsync();
+        using var handle = Watcher(store, Options(dead, _fixture.RpcUrl));
+        await IndexRig.CatchUpAsync(handle.Watcher);
+        await AssertExactAsync(store);
+    }
+
+    [Fact]
+    public async Task AllAttemptsFail_ClientThrowsUnavailable_NeverAnEmptyResult()
+    {
+        Proxy.Plan = _ => new Fault(FaultKind.BadGateway);
+        using var client = new JsonRpcClient([Proxy.Url], Retry());
+
+        var error = await Assert.ThrowsAsync<RpcUnavailableException>(
+            () => client.CallAsync("eth_getLogs", [new Dictionary<string, object> { ["fromBlock"] = "0x0", ["toBlock"] = "0x1" }], CancellationToken.None));
+
+        Assert.Contains("502", error.Message);
+        Assert.Equal(6, Proxy.InjectedCount(FaultKind.BadGateway));
+        Proxy.Plan = _ => null;
+    }
+
+    /// <summary>Every block from 0 to the head was covered by an eth_getLogs the proxy let through, none wider than the cap.</summary>
+    private void AssertAllLogsCovered(int cap)
+    {
+        var injected = Proxy.Injected.Select(i => i.Call.Sequence).ToHashSet();
+        var served = Proxy.Calls.Where(c => c.Method == "eth_getLogs" && !injected.Contains(c.Sequence)).ToList();
+        Assert.All(served, c => Assert.True(c.ToBlock - c.FromBlock + 1 <= cap, $"served [{c.FromBlock},{c.ToBlock}] wider than {cap}"));
+        var covered = served.SelectMany(c => Enumerable.Range((int)c.FromBlock!.Value, (int)(c.ToBlock!.Value - c.FromBlock.Value + 1))).ToHashSet();
+        var head = served.Max(c => c.ToBlock!.Value);
+        Assert.All(Enumerable.Range(0, (int)head + 1), n => Assert.Contains(n, covered));
+    }
+}
