@@ -30,7 +30,7 @@ internal sealed class AaveTestMarket : IAsyncDisposable
         Deployment = deployment;
         Output = output;
         Chain = new DevChain(node);
-        Admin = new AaveV3Transactor(node.RpcUrl, node.ChainId, AnvilNode.DeployerKey);
+        Admin = AaveV3Transactor.NodeSigned(node.RpcUrl, DevChain.AddressOf(AnvilNode.DeployerKey));
         _rpc = new JsonRpcClient([node.RpcUrl]);
         Indexer = new AaveV3Indexer(_rpc, new ChainId(node.ChainId), new AaveV3MarketAddresses(deployment.Pool, deployment.PoolConfigurator, deployment.Oracle), deployment.FirstBlock);
         _names[deployment.Treasury] = "treasury";
@@ -82,7 +82,8 @@ internal sealed class AaveTestMarket : IAsyncDisposable
         var key = DevChain.KeyFor(name);
         var address = DevChain.AddressOf(key);
         await Chain.FundAsync(address, BigInteger.Pow(10, 21));
-        var tx = new AaveV3Transactor(Node.RpcUrl, Node.ChainId, key);
+        await Chain.ImpersonateAsync(address);
+        var tx = AaveV3Transactor.NodeSigned(Node.RpcUrl, address);
         _users[name] = tx;
         _names[EvmAddress.Parse(address)] = name;
         foreach (var (symbol, amount) in tokens)

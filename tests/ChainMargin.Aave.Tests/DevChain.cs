@@ -30,6 +30,10 @@ internal sealed class DevChain
     public Task FundAsync(string address, BigInteger wei) =>
         _web3.Client.SendRequestAsync(new RpcRequest(1, "anvil_setBalance", address, new HexBigInteger(wei).HexValue));
 
+    /// <summary>Lets the node sign for the address (test users; local signing is slow and proves nothing here).</summary>
+    public Task ImpersonateAsync(string address) =>
+        _web3.Client.SendRequestAsync(new RpcRequest(1, "anvil_impersonateAccount", address));
+
     public async Task<long> BlockNumberAsync() => (long)(await _web3.Eth.Blocks.GetBlockNumber.SendRequestAsync()).Value;
 
     public async Task<long> TimestampAsync(long block) =>

@@ -27,7 +27,7 @@ public static class AaveV3Deployer
     {
         options ??= AaveV3DeployOptions.Default;
         var artifacts = AaveV3Artifacts.Load();
-        var tx = new AaveV3Transactor(rpcUrl, chainId, deployerKey);
+        var tx = await AaveV3Transactor.ForKeyAsync(rpcUrl, chainId, deployerKey).ConfigureAwait(false);
         var ct = cancellationToken;
         var me = tx.Address;
         var firstBlock = (long)(await tx.Web3.Eth.Blocks.GetBlockNumber.SendRequestAsync().ConfigureAwait(false)).Value + 1;

@@ -12,19 +12,41 @@ namespace ChainMargin.Contracts.Aave;
 /// Sends one account's transactions back to back to a dev chain that mines each one at once (anvil automine): nonces
 /// are counted locally, fees are fixed (no fee queries), and every gas estimate gets a margin, because anvil estimates
 /// against the latest block while the transaction lands in the next one, where Aave's interest update costs slightly
-/// more. A reverted transaction throws with its hash.
+/// more. A reverted transaction throws with its hash. When the node itself holds the account (anvil's unlocked dev
+/// accounts, or an impersonated one), the node signs: Nethereum's local secp256k1 signing costs about 90 ms a
+/// transaction here, far more than anvil takes to execute and mine it.
 /// </summary>
 public sealed class AaveV3Transactor
 {
     private static readonly HexBigInteger MaxFeePerGas = new(new BigInteger(50_000_000_000));
     private static readonly HexBigInteger MaxPriorityFeePerGas = new(new BigInteger(1_000_000_000));
 
+    /// <summary>Signs locally with the key.</summary>
     public AaveV3Transactor(string rpcUrl, ulong chainId, string privateKey)
     {
         var account = new Account(privateKey, new BigInteger(chainId));
         Web3 = new Web3(account, rpcUrl);
         account.NonceService = new InMemoryNonceService(account.Address, Web3.Client);
         Address = account.Address;
+    }
+
+    private AaveV3Transactor(string rpcUrl, string address)
+    {
+        Web3 = new Web3(rpcUrl);
+        Address = address;
+    }
+
+    /// <summary>Sends through eth_sendTransaction: the node signs (an unlocked or impersonated dev account).</summary>
+    public static AaveV3Transactor NodeSigned(string rpcUrl, string address) => new(rpcUrl, address);
+
+    /// <summary>Lets the node sign when it holds the key's account (eth_accounts lists it), else signs locally.</summary>
+    public static async Task<AaveV3Transactor> ForKeyAsync(string rpcUrl, ulong chainId, string privateKey)
+    {
+        var address = new Nethereum.Signer.EthECKey(privateKey).GetPublicAddress();
+        var accounts = await new Web3(rpcUrl).Eth.Accounts.SendRequestAsync().ConfigureAwait(false);
+        return accounts.Any(a => string.Equals(a, address, StringComparison.OrdinalIgnoreCase))
+            ? NodeSigned(rpcUrl, address)
+            : new AaveV3Transactor(rpcUrl, chainId, privateKey);
     }
 
     public Web3 Web3 { get; }
@@ -75,10 +97,10 @@ public sealed class AaveV3Transactor
         var hash = await Web3.Eth.TransactionManager.SendTransactionAsync(input).ConfigureAwait(false);
         TransactionCount++;
         var receipt = await Web3.Eth.Transactions.GetTransactionReceipt.SendRequestAsync(hash).ConfigureAwait(false);
-        for (var i = 0; receipt is null && i < 100; i++)
+        for (var i = 0; receipt is null && i < 1000; i++)
         {
             // Automine answers at once; this only waits when interval mining is on.
-            await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(5, cancellationToken).ConfigureAwait(false);
             receipt = await Web3.Eth.Transactions.GetTransactionReceipt.SendRequestAsync(hash).ConfigureAwait(false);
         }
 
