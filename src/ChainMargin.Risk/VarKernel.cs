@@ -110,16 +110,24 @@ internal static class VarKernel
 
         var losses = scratch.Pnl.AsSpan(0, count);
         losses.Clear();
-        for (var g = 0; g < groups; g++)
-        {
-            var delta = scratch.GroupNet[g];
-            var gamma = scratch.GroupLinear[g];
-            if ((delta == 0 && gamma == 0) || groupFactor[g] < 0)
-            {
-                continue;
-            }
 
-            AddLoss(losses, scenarios.Returns[groupFactor[g]], delta, 0.5 * gamma);
+        // Blocks of scenarios small enough that the block's losses stay in L1 while every underlying is added in.
+        const int block = 1024;
+        for (var from = 0; from < count; from += block)
+        {
+            var length = Math.Min(block, count - from);
+            var part = losses.Slice(from, length);
+            for (var g = 0; g < groups; g++)
+            {
+                var delta = scratch.GroupNet[g];
+                var gamma = scratch.GroupLinear[g];
+                if ((delta == 0 && gamma == 0) || groupFactor[g] < 0)
+                {
+                    continue;
+                }
+
+                AddLoss(part, scenarios.Returns[groupFactor[g]].AsSpan(from, length), delta, 0.5 * gamma);
+            }
         }
 
         var v = config.Var;
@@ -160,7 +168,7 @@ internal static class VarKernel
         Math.Clamp((int)Math.Ceiling(Math.Round(scenarios * (1 - confidence), 9)), 1, scenarios);
 
     /// <summary>loss[s] -= delta r[s] + halfGamma r[s]^2, vectorised.</summary>
-    private static void AddLoss(Span<double> losses, double[] returns, double delta, double halfGamma)
+    private static void AddLoss(Span<double> losses, ReadOnlySpan<double> returns, double delta, double halfGamma)
     {
         var i = 0;
         if (halfGamma == 0)
@@ -176,7 +184,7 @@ internal static class VarKernel
             var h = new Vector<double>(halfGamma);
             for (; i <= losses.Length - w; i += w)
             {
-                var r = new Vector<double>(returns.AsSpan(i, w));
+                var r = new Vector<double>(returns.Slice(i, w));
                 var l = new Vector<double>(losses.Slice(i, w));
                 (l - (r * (d + (h * r)))).CopyTo(losses.Slice(i, w));
             }
@@ -189,7 +197,7 @@ internal static class VarKernel
         }
     }
 
-    private static void AddLinearLoss(Span<double> losses, double[] returns, double delta)
+    private static void AddLinearLoss(Span<double> losses, ReadOnlySpan<double> returns, double delta)
     {
         var i = 0;
         if (Vector.IsHardwareAccelerated)
@@ -198,7 +206,7 @@ internal static class VarKernel
             var d = new Vector<double>(delta);
             for (; i <= losses.Length - w; i += w)
             {
-                var r = new Vector<double>(returns.AsSpan(i, w));
+                var r = new Vector<double>(returns.Slice(i, w));
                 var l = new Vector<double>(losses.Slice(i, w));
                 (l - (r * d)).CopyTo(losses.Slice(i, w));
             }
