@@ -1,39 +1,49 @@
 using System.Numerics;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Nethereum.Contracts;
-using Transaction1559 = Nethereum.Model.Transaction1559;
-using Nethereum.JsonRpc.Client;
+using Nethereum.Hex.HexConvertors.Extensions;
 using Nethereum.RPC.Eth.DTOs;
 using Nethereum.Signer;
 using Nethereum.Util;
 using Nethereum.Web3;
 using Nethereum.Web3.Accounts;
+using Transaction1559 = Nethereum.Model.Transaction1559;
 
 namespace ChainMargin.Contracts.Devnet;
 
 /// <summary>
-/// Sends many transactions from one key quickly: nonces counted locally, fixed gas limits and fees, signed here and
-/// sent raw, no receipt awaited per transaction. Anvil automines each one as it arrives, so a later transaction can
-/// rely on an earlier one; <see cref="VerifyAsync"/> then checks every receipt at once.
+/// Sends many transactions from one key quickly, for devnet set-up. Transactions are signed here (nonces counted
+/// locally, fixed gas limits and fees, hashes and CREATE addresses computed locally) and queued; <see cref="FlushAsync"/>
+/// sends the queue as one JSON-RPC batch, and <see cref="VerifyAsync"/> waits until every transaction is mined and
+/// checks that none reverted. Nonce order makes the node execute them in the order they were queued, so a queued call
+/// can use a contract queued before it.
 /// </summary>
 public sealed class DevnetSender
 {
     public static readonly BigInteger DeployGas = 8_000_000;
     public static readonly BigInteger CallGas = 1_000_000;
 
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(60) };
     private static readonly Transaction1559Signer Signer = new();
 
-    private readonly Account _account;
+    private readonly Uri _rpcUrl;
     private readonly EthECKey _key;
     private readonly BigInteger _chainId;
-    private readonly List<(string Hash, string Label)> _sent = [];
     private readonly BigInteger _maxFee;
     private readonly BigInteger _priorityFee;
+    private readonly List<JsonObject> _queue = [];
+    private readonly List<string> _queueLabels = [];
+    private readonly List<(string Hash, string Label)> _unverified = [];
     private BigInteger _nonce;
+    private long _requestId;
 
-    private DevnetSender(Web3 web3, Account account, BigInteger nonce, BigInteger gasPrice)
+    private DevnetSender(string rpcUrl, Account account, BigInteger nonce, BigInteger gasPrice)
     {
-        Web3 = web3;
-        _account = account;
+        _rpcUrl = new Uri(rpcUrl);
+        Web3 = new Web3(account, rpcUrl);
+        Address = account.Address.ToLowerInvariant();
         _key = new EthECKey(account.PrivateKey);
         _chainId = account.ChainId ?? throw new ArgumentException("the account needs a chain id", nameof(account));
         _nonce = nonce;
@@ -42,86 +52,180 @@ public sealed class DevnetSender
         _maxFee = (gasPrice * 2) + _priorityFee;
     }
 
+    /// <summary>A Nethereum client for the same node and key, for reads.</summary>
     public Web3 Web3 { get; }
 
-    public string Address => _account.Address;
+    public string Address { get; }
 
     public BigInteger NextNonce => _nonce;
 
     public static async Task<DevnetSender> CreateAsync(string rpcUrl, string privateKey, ulong chainId, CancellationToken cancellationToken = default)
     {
         var account = new Account(privateKey, chainId);
-        var web3 = new Web3(account, rpcUrl);
+        var web3 = new Web3(rpcUrl);
         var nonceTask = web3.Eth.Transactions.GetTransactionCount.SendRequestAsync(account.Address, BlockParameter.CreatePending());
         var priceTask = web3.Eth.GasPrice.SendRequestAsync();
         await Task.WhenAll(nonceTask, priceTask).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return new DevnetSender(web3, account, (await nonceTask.ConfigureAwait(false)).Value, (await priceTask.ConfigureAwait(false)).Value);
+        return new DevnetSender(rpcUrl, account, (await nonceTask.ConfigureAwait(false)).Value, (await priceTask.ConfigureAwait(false)).Value);
     }
 
-    /// <summary>Sends a deployment and returns the address the contract gets (CREATE: sender and nonce).</summary>
-    public async Task<string> DeployAsync<TDeployment>(TDeployment deployment, string label, CancellationToken cancellationToken = default)
+    /// <summary>Queues a deployment; returns the address the contract will get (CREATE: sender and nonce).</summary>
+    public string QueueDeployment<TDeployment>(TDeployment deployment, string label)
         where TDeployment : ContractDeploymentMessage, new()
     {
-        var address = ContractUtils.CalculateContractAddress(_account.Address, _nonce).ToLowerInvariant();
+        var address = ContractUtils.CalculateContractAddress(Address, _nonce).ToLowerInvariant();
         var input = deployment.CreateTransactionInput();
-        await SendAsync(input, DeployGas, label, cancellationToken).ConfigureAwait(false);
+        Queue(null, input.Data, DeployGas, label);
         return address;
     }
 
-    /// <summary>Sends a call to <paramref name="contract"/> and returns its transaction hash.</summary>
-    public Task<string> SendAsync<TFunction>(string contract, TFunction function, string label, CancellationToken cancellationToken = default)
+    /// <summary>Queues a call to <paramref name="contract"/>; returns its transaction hash.</summary>
+    public string QueueCall<TFunction>(string contract, TFunction function, string label)
         where TFunction : FunctionMessage, new()
     {
+        ArgumentNullException.ThrowIfNull(function);
         var input = function.CreateTransactionInput(contract);
-        return SendAsync(input, function.Gas?.IsZero == false ? function.Gas.Value : CallGas, label, cancellationToken);
+        return Queue(contract, input.Data, function.Gas is { } gas && gas > 0 ? gas : CallGas, label);
     }
 
-    /// <summary>Checks that every transaction sent so far was mined and succeeded; names the first that did not.</summary>
+    /// <summary>Queues a raw JSON-RPC request (anvil_setCode, ...), sent in order with the transactions.</summary>
+    public void QueueRpc(string method, params object[] parameters) => Enqueue(method, JsonSerializer.SerializeToNode(parameters)!, method);
+
+    /// <summary>Queues and sends a deployment at once.</summary>
+    public async Task<string> DeployAsync<TDeployment>(TDeployment deployment, string label, CancellationToken cancellationToken = default)
+        where TDeployment : ContractDeploymentMessage, new()
+    {
+        var address = QueueDeployment(deployment, label);
+        await FlushAsync(cancellationToken).ConfigureAwait(false);
+        return address;
+    }
+
+    /// <summary>Queues and sends a call at once; returns its transaction hash.</summary>
+    public async Task<string> SendAsync<TFunction>(string contract, TFunction function, string label, CancellationToken cancellationToken = default)
+        where TFunction : FunctionMessage, new()
+    {
+        var hash = QueueCall(contract, function, label);
+        await FlushAsync(cancellationToken).ConfigureAwait(false);
+        return hash;
+    }
+
+    /// <summary>Sends everything queued as one JSON-RPC batch; throws naming the first request the node refused.</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken = default)
+    {
+        if (_queue.Count == 0)
+        {
+            return;
+        }
+
+        var batch = new JsonArray([.. _queue]);
+        var labels = _queueLabels.ToArray();
+        _queue.Clear();
+        _queueLabels.Clear();
+        var responses = await PostAsync(batch, cancellationToken).ConfigureAwait(false);
+        var byId = responses.AsArray().ToDictionary(r => r!["id"]!.GetValue<long>(), r => r!);
+        for (var i = 0; i < labels.Length; i++)
+        {
+            var id = batch[i]!["id"]!.GetValue<long>();
+            if (!byId.TryGetValue(id, out var response))
+            {
+                throw new InvalidOperationException($"{labels[i]}: the node sent no response");
+            }
+
+            if (response["error"] is { } error)
+            {
+                throw new InvalidOperationException($"{labels[i]}: the node refused it: {error.ToJsonString()}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Flushes, then waits until every transaction sent so far is mined and checks none reverted. With automine
+    /// every transaction is mined on arrival; if some still wait (a full block, or automine off), a block is mined.
+    /// </summary>
     public async Task VerifyAsync(CancellationToken cancellationToken = default)
     {
-        var pending = _sent.ToArray();
-        _sent.Clear();
-        var receipts = await Task.WhenAll(pending.Select(p => Web3.Eth.Transactions.GetTransactionReceipt.SendRequestAsync(p.Hash)))
-            .WaitAsync(cancellationToken).ConfigureAwait(false);
-
-        // anvil mines on send, but under load the receipt can lag the send's answer by a moment: poll briefly.
-        for (var attempt = 0; attempt < 100 && receipts.Any(r => r is null); attempt++)
+        await FlushAsync(cancellationToken).ConfigureAwait(false);
+        var pending = _unverified.ToList();
+        _unverified.Clear();
+        var deadline = Environment.TickCount64 + 60_000;
+        var nextMine = Environment.TickCount64 + 500;
+        while (pending.Count > 0)
         {
-            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
-            receipts = await Task.WhenAll(pending.Select(p => Web3.Eth.Transactions.GetTransactionReceipt.SendRequestAsync(p.Hash)))
-                .WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        for (var i = 0; i < pending.Length; i++)
-        {
-            if (receipts[i] is null)
+            var batch = new JsonArray();
+            foreach (var (hash, _) in pending)
             {
-                throw new InvalidOperationException($"{pending[i].Label}: transaction {pending[i].Hash} was not mined (is automine off?)");
+                batch.Add(Request("eth_getTransactionReceipt", new JsonArray(hash)));
             }
 
-            if (receipts[i].Status?.Value != 1)
+            var responses = (await PostAsync(batch, cancellationToken).ConfigureAwait(false)).AsArray()
+                .ToDictionary(r => r!["id"]!.GetValue<long>(), r => r!["result"]);
+            var stillPending = new List<(string Hash, string Label)>();
+            for (var i = 0; i < pending.Count; i++)
             {
-                throw new InvalidOperationException($"{pending[i].Label}: transaction {pending[i].Hash} reverted");
+                var receipt = responses.GetValueOrDefault(batch[i]!["id"]!.GetValue<long>());
+                if (receipt is null)
+                {
+                    stillPending.Add(pending[i]);
+                }
+                else if (receipt["status"]?.GetValue<string>() != "0x1")
+                {
+                    throw new InvalidOperationException($"{pending[i].Label}: transaction {pending[i].Hash} reverted");
+                }
             }
+
+            pending = stillPending;
+            if (pending.Count == 0)
+            {
+                break;
+            }
+
+            if (Environment.TickCount64 > deadline)
+            {
+                throw new TimeoutException($"{pending[0].Label}: transaction {pending[0].Hash} was not mined within 60 s");
+            }
+
+            if (Environment.TickCount64 > nextMine)
+            {
+                await PostAsync(new JsonArray(Request("evm_mine", new JsonArray())), cancellationToken).ConfigureAwait(false);
+                nextMine = Environment.TickCount64 + 500;
+            }
+
+            await Task.Delay(5, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    /// <summary>A raw JSON-RPC call (anvil_*, evm_*), for methods Nethereum has no typed request for.</summary>
-    public Task<T> RpcAsync<T>(string method, params object[] parameters) =>
-        Web3.Client.SendRequestAsync<T>(new RpcRequest(Guid.NewGuid().ToString("N"), method, parameters));
-
-    private async Task<string> SendAsync(TransactionInput input, BigInteger gas, string label, CancellationToken cancellationToken)
+    private string Queue(string? to, string data, BigInteger gas, string label)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        // Signed here rather than through the account's transaction manager, which would ask the node for what we
-        // already know (nonce, fees) on every transaction.
-        var transaction = new Transaction1559(
-            _chainId, _nonce, _priorityFee, _maxFee, gas, input.To ?? "", input.Value?.Value ?? BigInteger.Zero, input.Data, []);
-        var raw = Signer.SignTransaction(_key, transaction);
-        var hash = await Web3.Eth.Transactions.SendRawTransaction
-            .SendRequestAsync(raw.StartsWith("0x", StringComparison.Ordinal) ? raw : "0x" + raw).ConfigureAwait(false);
+        var transaction = new Transaction1559(_chainId, _nonce, _priorityFee, _maxFee, gas, to ?? "", BigInteger.Zero, data, []);
+        var raw = Signer.SignTransaction(_key, transaction).EnsureHexPrefix();
+        var hash = Sha3Keccack.Current.CalculateHash(raw.HexToByteArray()).ToHex(prefix: true);
         _nonce++;
-        _sent.Add((hash, label));
+        Enqueue("eth_sendRawTransaction", new JsonArray(raw), label);
+        _unverified.Add((hash, label));
         return hash;
+    }
+
+    private void Enqueue(string method, JsonNode parameters, string label)
+    {
+        _queue.Add(Request(method, parameters));
+        _queueLabels.Add(label);
+    }
+
+    private JsonObject Request(string method, JsonNode parameters) => new()
+    {
+        ["jsonrpc"] = "2.0",
+        ["id"] = Interlocked.Increment(ref _requestId),
+        ["method"] = method,
+        ["params"] = parameters,
+    };
+
+    private async Task<JsonNode> PostAsync(JsonArray batch, CancellationToken cancellationToken)
+    {
+        using var content = new StringContent(batch.ToJsonString(), Encoding.UTF8, "application/json");
+        using var response = await Http.PostAsync(_rpcUrl, content, cancellationToken).ConfigureAwait(false);
+        response.EnsureSuccessStatusCode();
+        var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        var node = JsonNode.Parse(body) ?? throw new InvalidOperationException("empty JSON-RPC response");
+        return node is JsonArray ? node : new JsonArray(node);
     }
 }

@@ -24,8 +24,8 @@ public static class ReferenceProtocolDeployer
         var tokens = new List<DeployedToken>();
         foreach (var (name, symbol, decimals) in new[] { ("USD Coin", "USDC", 6), ("Wrapped BTC", "WBTC", 8), ("Wrapped Ether", "WETH", 18) })
         {
-            var address = await tx.DeployAsync(
-                new TestTokenDeployment { Name = name, Symbol = symbol, Decimals = (byte)decimals }, $"deploy {symbol}", cancellationToken).ConfigureAwait(false);
+            var address = tx.QueueDeployment(
+                new TestTokenDeployment { Name = name, Symbol = symbol, Decimals = (byte)decimals }, $"deploy {symbol}");
             tokens.Add(new DeployedToken(symbol, address, decimals));
         }
 
@@ -37,17 +37,17 @@ public static class ReferenceProtocolDeployer
                  })
         {
             var description = kind == "spot" ? $"{asset} / USD" : $"{asset} / IV";
-            var address = await tx.DeployAsync(
+            var address = tx.QueueDeployment(
                 new PriceFeedDeployment { Decimals = FeedDecimals, Description = description, InitialAnswer = ToFeedUnits(value) },
-                $"deploy feed {description}", cancellationToken).ConfigureAwait(false);
+                $"deploy feed {description}");
             feeds.Add(new DeployedFeed(asset, kind, address, FeedDecimals, description));
         }
 
         var usdc = tokens[0].Address;
-        var vault = await tx.DeployAsync(new MarginVaultDeployment { SettlementToken = usdc }, "deploy MarginVault", cancellationToken).ConfigureAwait(false);
-        var perp = await tx.DeployAsync(new PerpMarketDeployment { Vault = vault }, "deploy PerpMarket", cancellationToken).ConfigureAwait(false);
-        var option = await tx.DeployAsync(new OptionMarketDeployment { Vault = vault }, "deploy OptionMarket", cancellationToken).ConfigureAwait(false);
-        var liquidator = await tx.DeployAsync(
+        var vault = tx.QueueDeployment(new MarginVaultDeployment { SettlementToken = usdc }, "deploy MarginVault");
+        var perp = tx.QueueDeployment(new PerpMarketDeployment { Vault = vault }, "deploy PerpMarket");
+        var option = tx.QueueDeployment(new OptionMarketDeployment { Vault = vault }, "deploy OptionMarket");
+        var liquidator = tx.QueueDeployment(
             new LiquidatorDeployment
             {
                 Vault = vault,
@@ -57,43 +57,43 @@ public static class ReferenceProtocolDeployer
                 BonusBps = options.BonusBps,
                 InsuranceFund = options.InsuranceFund,
             },
-            "deploy Liquidator",
-            cancellationToken).ConfigureAwait(false);
+            "deploy Liquidator");
 
         foreach (var token in tokens.Skip(1))
         {
-            await tx.SendAsync(vault, new ListCollateralFunction { Token = token.Address }, $"list collateral {token.Symbol}", cancellationToken).ConfigureAwait(false);
+            tx.QueueCall(vault, new ListCollateralFunction { Token = token.Address }, $"list collateral {token.Symbol}");
         }
 
         foreach (var market in new[] { perp, option, liquidator })
         {
-            await tx.SendAsync(vault, new SetMarketFunction { Market = market, Enabled = true }, $"register market {market}", cancellationToken).ConfigureAwait(false);
+            tx.QueueCall(vault, new SetMarketFunction { Market = market, Enabled = true }, $"register market {market}");
         }
 
-        await tx.SendAsync(perp, new SetLiquidatorFunction { Liquidator = liquidator }, "set liquidator", cancellationToken).ConfigureAwait(false);
+        tx.QueueCall(perp, new SetLiquidatorFunction { Liquidator = liquidator }, "set liquidator");
 
         var perpMarkets = new List<DeployedPerpMarket>();
         foreach (var underlying in new[] { "ETH", "BTC" })
         {
             var feed = feeds.Single(f => f.Asset == underlying && f.Kind == "spot").Address;
-            await tx.SendAsync(perp, new ListMarketFunction { Feed = feed, Symbol = underlying }, $"list {underlying}-PERP", cancellationToken).ConfigureAwait(false);
+            tx.QueueCall(perp, new ListMarketFunction { Feed = feed, Symbol = underlying }, $"list {underlying}-PERP");
             perpMarkets.Add(new DeployedPerpMarket(perpMarkets.Count + 1, underlying, underlying + "-PERP", feed));
         }
 
         if (options.InsuranceUsdc > 0)
         {
-            await tx.SendAsync(usdc, new MintFunction { To = tx.Address, Amount = options.InsuranceUsdc }, "mint insurance", cancellationToken).ConfigureAwait(false);
-            await tx.SendAsync(usdc, new ApproveFunction { Spender = vault, Amount = options.InsuranceUsdc }, "approve insurance", cancellationToken).ConfigureAwait(false);
-            await tx.SendAsync(vault, new FundInsuranceFunction { Token = usdc, Amount = options.InsuranceUsdc }, "fund insurance", cancellationToken).ConfigureAwait(false);
+            tx.QueueCall(usdc, new MintFunction { To = tx.Address, Amount = options.InsuranceUsdc }, "mint insurance");
+            tx.QueueCall(usdc, new ApproveFunction { Spender = vault, Amount = options.InsuranceUsdc }, "approve insurance");
+            tx.QueueCall(vault, new FundInsuranceFunction { Token = usdc, Amount = options.InsuranceUsdc }, "fund insurance");
         }
 
         var multicall = Multicall3Address.Canonical.ToLowerInvariant();
         if (options.InstallMulticall3)
         {
             // Only the runtime code is installed; Multicall3 has no constructor state to miss.
-            await tx.RpcAsync<object>("anvil_setCode", multicall, Artifacts.Multicall3.DeployedBytecode).ConfigureAwait(false);
+            tx.QueueRpc("anvil_setCode", multicall, Artifacts.Multicall3.DeployedBytecode);
         }
 
+        // Everything goes to the node as one JSON-RPC batch; then every receipt is checked.
         await tx.VerifyAsync(cancellationToken).ConfigureAwait(false);
         var toBlock = (long)(await tx.Web3.Eth.Blocks.GetBlockNumber.SendRequestAsync().ConfigureAwait(false)).Value;
 
