@@ -144,6 +144,29 @@ public abstract class ChainStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CommitAsync_SameBatchFromTwoWritersAtOnce_AppliedOnce()
+    {
+        // Two owners of one chain (a lease bug) racing with the same batches: each fact still counts once.
+        var second = OpenStore();
+        try
+        {
+            var facts = Mixed(1, 40, "a", seed: 21);
+            var batches = Enumerable.Range(0, 8).Select(i => Batch((i * 5) + 1, (i * 5) + 5, facts.Where(f => f.Block.Number > i * 5 && f.Block.Number <= (i * 5) + 5))).ToList();
+
+            await Task.WhenAll(
+                Task.Run(async () => { foreach (var b in batches) { await Store.CommitAsync(b, None); } }),
+                Task.Run(async () => { foreach (var b in batches) { await second.CommitAsync(b, None); } }));
+
+            Snapshot.AssertEqual(Snapshot.Expected(facts), await Snapshot.ReadAsync(Store, Chain));
+            Assert.Equal(facts.OfType<CollateralChanged>().Count(), await CountRowsAsync("collateral_changes"));
+        }
+        finally
+        {
+            await ((IAsyncDisposable)second).DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task CommitAsync_DuplicateFactInsideOneBatch_CountsOnce()
     {
         var deposit = Collateral(Block(1), 0, 1, 100);
