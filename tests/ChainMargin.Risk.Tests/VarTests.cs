@@ -71,6 +71,23 @@ public class VarTests
     }
 
     [Fact]
+    public void LiquidationPrice_LinearVar_MatchesClosedForm()
+    {
+        // A linear exposure's ES scales with spot: maintenance(P) = c P with c = maintenance(3000) / 3000, so
+        // 980 + (P - 3000) = c P gives P = 2020 / (1 - c).
+        var portfolio = Portfolio(collateral: [Collateral(ChainA, "USDC", 1000m, 6)], perps: [Perp(ChainA, "ETH", 1m, 3000m)]);
+        var report = Compute(portfolio, Prepare(history: History500), liquidation: true);
+        foreach (var name in new[] { MarginMethods.VarMonteCarlo, MarginMethods.VarHistorical })
+        {
+            var method = report.Method(name);
+            var c = D(method.Maintenance) / 3000;
+            var price = method.LiquidationPrices.Single();
+            Assert.Equal(2020 / (1 - c), D(price.Below), 3);
+            Assert.Null(price.Above);
+        }
+    }
+
+    [Fact]
     public void Ewma_MatchesTheRiskMetricsRecursion()
     {
         double[][] returns = [[0.01, -0.02, 0.015, 0.03, -0.01], [0.005, -0.01, 0.02, 0.01, 0.0]];
