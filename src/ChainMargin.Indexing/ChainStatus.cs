@@ -40,6 +40,12 @@ public sealed class ChainStatus
 
     public bool Owned { get; set; }
 
+    /// <summary>Failed RPC attempts of this chain's client (read from it), for the metrics.</summary>
+    public long RpcErrors => RpcErrorSource?.Invoke() ?? 0;
+
+    /// <summary>Set by whoever owns the chain's RPC client.</summary>
+    public Func<long>? RpcErrorSource { get; set; }
+
     public long? LagBlocks => Head is { } head && Indexed is { } indexed ? Math.Max(0, head - indexed.Number) : null;
 
     /// <summary>Why this chain's data is stale, or null when it is fresh.</summary>
@@ -54,7 +60,9 @@ public sealed class ChainStatus
 
             if (LastSuccessAt is null)
             {
-                return LastError is null ? "not indexed yet" : "never reached: " + LastError;
+                return LastError is not null ? "never reached: " + LastError
+                    : Indexed is null ? "not indexed yet"
+                    : "not polled since start";
             }
 
             var age = now - LastSuccessAt.Value;
@@ -74,6 +82,18 @@ public sealed class ChainStatus
             BlocksIndexed += blocks;
             LastSuccessAt = now;
             LastError = null;
+        }
+    }
+
+    /// <summary>
+    /// The checkpoint found in the store at start. Not a successful poll: the node has not been asked anything yet,
+    /// so the chain is not fresh (and its head is not known) until it answers.
+    /// </summary>
+    internal void Loaded(BlockRef indexed)
+    {
+        lock (_gate)
+        {
+            Indexed = indexed;
         }
     }
 

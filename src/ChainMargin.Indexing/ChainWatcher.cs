@@ -103,6 +103,7 @@ public sealed class ChainWatcher
         var backoff = TimeSpan.FromMilliseconds(200);
         while (!cancellationToken.IsCancellationRequested)
         {
+            var failed = false;
             try
             {
                 var caughtUp = await StepAsync(cancellationToken).ConfigureAwait(false);
@@ -127,9 +128,25 @@ public sealed class ChainWatcher
                 // One chain's outage never stops the others: mark it, wait, try again (the chain turns stale by age).
                 Status.Failed(ex.Message);
                 _log.LogWarning("chain {Chain} ({Name}): {Error}; retrying in {Delay} ms", Chain, _options.Name, ex.Message, (int)backoff.TotalMilliseconds);
-                await Task.Delay(backoff, _time, cancellationToken).ConfigureAwait(false);
-                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+                failed = true;
             }
+
+            if (!failed)
+            {
+                continue;
+            }
+
+            // Outside the handler so that a stop requested during an outage ends the loop like any other stop.
+            try
+            {
+                await Task.Delay(backoff, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
         }
     }
 
@@ -144,7 +161,7 @@ public sealed class ChainWatcher
             _checkpointLoaded = true;
             if (_checkpoint is not null)
             {
-                Status.Polled(0, _checkpoint.Block, _time.GetUtcNow());
+                Status.Loaded(_checkpoint.Block);
             }
         }
 
@@ -174,7 +191,9 @@ public sealed class ChainWatcher
 
         // Blocks inside the finality window may still be reorged: keep every header there, and check that the logs
         // came from the same fork as the headers. Below it, only the span's last block is needed (the checkpoint).
-        var windowStart = Math.Max(from, head - _options.FinalityDepth + 1);
+        // The window holds FinalityDepth + 1 headers: a reorg exactly FinalityDepth deep replaces FinalityDepth
+        // blocks, and its common ancestor, one below them, must be stored for the rollback to find it.
+        var windowStart = Math.Max(from, head - _options.FinalityDepth);
         var headerFrom = Math.Min(windowStart, to);
         var headers = await _headers.GetRangeAsync(headerFrom, to, cancellationToken).ConfigureAwait(false);
         if (headers.Any(h => h is null))

@@ -116,4 +116,38 @@ public sealed class MultiChainStallTests : IClassFixture<ThreeChainsFixture>
             Assert.True(await IndexRig.AssertEqualsChainAsync(store.Store, drivers[i], [accounts[i]]) >= 1);
         }
     }
+
+    [Fact]
+    public async Task RestartedWatcher_NodeDown_IsStaleNotFresh()
+    {
+        // Bug fixed: loading the checkpoint at start counted as a successful poll (with head 0), so a watcher restarted
+        // against a dead node reported its chain fresh for StaleAfter.
+        await using var store = await TestStore.CreateAsync();
+        var chain = _fixture.Chains[0];
+        var options = IndexRig.Options(chain.RpcUrl, chain.ChainId, chain.Protocol);
+        using (var first = IndexRig.Watcher(options, store.Store))
+        {
+            await IndexRig.CatchUpAsync(first.Watcher);
+        }
+
+        var dead = IndexRig.Options($"http://127.0.0.1:{Contracts.Devnet.AnvilNode.FreePort()}/", chain.ChainId, chain.Protocol);
+        dead.StaleAfter = StaleAfter;
+        using var restarted = IndexRig.Watcher(dead, store.Store, new RpcRetryOptions { MaxAttempts = 1, RequestTimeout = TimeSpan.FromSeconds(1) });
+
+        await Assert.ThrowsAsync<RpcUnavailableException>(() => restarted.Watcher.StepAsync(CancellationToken.None));
+
+        var checkpoint = await store.Store.GetCheckpointAsync(restarted.Watcher.Chain, CancellationToken.None);
+        Assert.Equal(checkpoint!.Block, restarted.Status.Indexed);
+        Assert.Null(restarted.Status.Head);
+        Assert.Null(restarted.Status.LastSuccessAt);
+        Assert.Equal("not polled since start", restarted.Status.StaleReason(DateTimeOffset.UtcNow));
+
+        using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1.5)))
+        {
+            await restarted.Watcher.RunAsync(cts.Token);
+        }
+
+        Assert.NotNull(restarted.Status.LastError);
+        Assert.StartsWith("never reached", restarted.Status.StaleReason(DateTimeOffset.UtcNow));
+    }
 }

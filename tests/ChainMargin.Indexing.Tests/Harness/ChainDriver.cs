@@ -85,6 +85,9 @@ public sealed class ChainDriver
         var nonce = await _reader.Eth.Transactions.GetTransactionCount.SendRequestAsync(
             account.Address, new BlockParameter(new HexBigInteger(atBlock)));
         var signer = new Account(account.PrivateKey, ChainId);
+
+        // The signer wants a client even when every field (nonce included) is given.
+        _ = new Web3(signer, RpcUrl);
         var input = new DepositFunction { Token = Protocol.Token(symbol).Address, Amount = amount }.CreateTransactionInput(Protocol.Vault);
         input.From = account.Address;
         input.Nonce = new HexBigInteger(nonce.Value + nonceOffset);
