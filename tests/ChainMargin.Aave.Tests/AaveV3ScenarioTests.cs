@@ -10,7 +10,7 @@ namespace ChainMargin.Aave.Tests;
 /// <summary>
 /// The real Aave V3 on anvil, several users and reserves (6, 8 and 18 decimals), borrows (variable and stable),
 /// repays (partial, below the accrued interest, full), weeks of interest, price moves, e-mode (with and without a
-/// category price source), collateral switched off, and two liquidations (close factor 50% and 100%, one capped by the
+/// category price source), isolation mode, collateral switched off, and two liquidations (close factor 50% and 100%, one capped by the
 /// user's collateral, one paying the protocol fee and handing aTokens to the liquidator). After every step the
 /// indexer's numbers equal Pool.getUserAccountData for every user at the same block, to the last unit.
 /// </summary>
@@ -45,7 +45,13 @@ public sealed class AaveV3ScenarioTests(ITestOutputHelper output)
         await m.SupplyAsync("frank", "WETH", 1m);
         await m.SupplyAsync("frank", "USDC", 1_000m);
         await m.SupplyAsync("gina", "WBTC", 2m);
-        await m.AssertIndexerMatchesPoolAsync("supplies");
+        var afterSupplies = await m.AssertIndexerMatchesPoolAsync("supplies");
+
+        // WBTC is isolated (debt ceiling): V3.0.2 does not switch an isolated asset on as collateral when supplied
+        // (only the isolated-collateral-supplier role does); its holders switch it on themselves.
+        Assert.False(AaveV3Inputs.User(afterSupplies, m.Address("bob")).Configuration.IsUsingAsCollateral(m.Reserve("WBTC").Id));
+        await m.SetCollateralAsync("bob", "WBTC", true);
+        await m.SetCollateralAsync("gina", "WBTC", true);
 
         // E-mode, collateral switched off, borrows (variable and stable).
         await m.SetEModeAsync("carol", 1);
@@ -61,6 +67,15 @@ public sealed class AaveV3ScenarioTests(ITestOutputHelper output)
         var frank = AaveV3Inputs.User(afterBorrows, m.Address("frank"));
         Assert.False(frank.Configuration.IsUsingAsCollateral(m.Reserve("USDC").Id));
         Assert.True(frank.For(m.Reserve("USDC").Id)!.ScaledATokenBalance > 0, "frank holds aUSDC that must not count");
+
+        // Isolation: WBTC has a debt ceiling. Bob's only collateral is WBTC, so he is isolated; dave's aWBTC was never
+        // switched on as collateral (and must not count).
+        var market = AaveV3Inputs.Market(afterBorrows);
+        Assert.Equal(m.Reserve("WBTC").Asset, AaveV3AccountCalculator.IsolationOf(market, AaveV3Inputs.User(afterBorrows, m.Address("bob"))));
+        var dave = AaveV3Inputs.User(afterBorrows, m.Address("dave"));
+        Assert.False(dave.Configuration.IsUsingAsCollateral(m.Reserve("WBTC").Id));
+        Assert.True(dave.For(m.Reserve("WBTC").Id)!.ScaledATokenBalance > 0);
+        Assert.Null(AaveV3AccountCalculator.IsolationOf(market, dave));
 
         await m.JumpAsync(21 * Day);
         await m.AssertIndexerMatchesPoolAsync("3 weeks of interest");

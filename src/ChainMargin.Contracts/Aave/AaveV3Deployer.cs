@@ -136,6 +136,17 @@ public static class AaveV3Deployer
             {
                 await tx.SendAsync(configurator.Value, new SetLiquidationProtocolFeeFunction { Asset = token, NewFee = spec.LiquidationProtocolFee }, ct).ConfigureAwait(false);
             }
+
+            // A debt ceiling can only be set while nobody supplies the asset: here, at listing.
+            if (spec.DebtCeiling != 0)
+            {
+                await tx.SendAsync(configurator.Value, new SetDebtCeilingFunction { Asset = token, NewDebtCeiling = spec.DebtCeiling }, ct).ConfigureAwait(false);
+            }
+
+            if (spec.BorrowableInIsolation)
+            {
+                await tx.SendAsync(configurator.Value, new SetBorrowableInIsolationFunction { Asset = token, Borrowable = true }, ct).ConfigureAwait(false);
+            }
         }
 
         foreach (var category in options.EModeCategories)
@@ -194,7 +205,8 @@ public sealed record AaveV3DeployOptions(
     private static readonly BigInteger Ray = BigInteger.Pow(10, 27);
 
     /// <summary>
-    /// USDC (6 decimals, $1, stable borrowing on), WBTC (8, $60,000), WETH (18, $3,000, 10% liquidation protocol fee);
+    /// USDC (6 decimals, $1, stable borrowing on), WBTC (8, $60,000, isolated: $10M debt ceiling), WETH (18, $3,000,
+    /// 10% liquidation protocol fee); USDC and WBTC may be borrowed in isolation;
     /// e-mode 1 "ETH correlated" (WETH) priced by its own source, e-mode 2 "BTC correlated" (WBTC) without one.
     /// Steep slopes so that weeks of interest move the numbers visibly.
     /// </summary>
@@ -202,8 +214,8 @@ public sealed record AaveV3DeployOptions(
         "ChainMargin devnet",
         EvmAddress.Parse("0x00000000000000000000000000000000007ea501"),
         [
-            new AaveV3ReserveSpec("USD Coin", "USDC", 6, 1_0000_0000, 8000, 8500, 10500, 1000, 0, StableBorrowing: true),
-            new AaveV3ReserveSpec("Wrapped BTC", "WBTC", 8, 60_000_0000_0000, 7000, 7500, 11000, 2000, 0, StableBorrowing: false),
+            new AaveV3ReserveSpec("USD Coin", "USDC", 6, 1_0000_0000, 8000, 8500, 10500, 1000, 0, StableBorrowing: true, BorrowableInIsolation: true),
+            new AaveV3ReserveSpec("Wrapped BTC", "WBTC", 8, 60_000_0000_0000, 7000, 7500, 11000, 2000, 0, StableBorrowing: false, DebtCeiling: 10_000_000_00, BorrowableInIsolation: true),
             new AaveV3ReserveSpec("Wrapped Ether", "WETH", 18, 3_000_0000_0000, 8000, 8250, 10500, 1000, 1000, StableBorrowing: false),
         ],
         new AaveV3RateStrategySpec(
@@ -216,10 +228,13 @@ public sealed record AaveV3DeployOptions(
         ]);
 }
 
-/// <summary>A reserve to list. Price in base currency (8 decimals); LTV, threshold, bonus, factor and fee in basis points.</summary>
+/// <summary>
+/// A reserve to list. Price in base currency (8 decimals); LTV, threshold, bonus, factor and fee in basis points; a
+/// non-zero debt ceiling (2 decimals, USD) makes the asset isolated.
+/// </summary>
 public sealed record AaveV3ReserveSpec(
     string Name, string Symbol, int Decimals, long Price, int Ltv, int LiquidationThreshold, int LiquidationBonus,
-    int ReserveFactor, int LiquidationProtocolFee, bool StableBorrowing);
+    int ReserveFactor, int LiquidationProtocolFee, bool StableBorrowing, long DebtCeiling = 0, bool BorrowableInIsolation = false);
 
 /// <summary>DefaultReserveInterestRateStrategy's constructor arguments, all rays.</summary>
 public sealed record AaveV3RateStrategySpec(
