@@ -41,22 +41,123 @@ public static class Endpoints
             return Results.Ok(new { account = account.Value, current = history.Count > 0 ? history[^1] : null, history });
         }).WithName("GetAccountStateHistory");
 
-        v1.MapGet("/at-risk", async (IChainStore store, string? state, CancellationToken ct) =>
+        v1.MapGet("/accounts/{address}/positions", async (string address, MarginService margin, CancellationToken ct) =>
         {
+            if (!EvmAddress.TryParse(address, out var account))
+            {
+                return Problem(400, "malformed address", $"'{address}' is not an EVM address (0x followed by 40 hex digits)", "address");
+            }
+
+            var report = await margin.ComputeAsync(account, ct).ConfigureAwait(false);
+            var method = report.Method(MarginMethods.Cross);
+            return Results.Ok(new { account = account.Value, positions = method.Positions, blocks = report.Blocks.Blocks });
+        }).WithName("GetAccountPositions");
+
+        v1.MapPost("/accounts/{address}/what-if", async (string address, WhatIfRequest? request, MarginService margin, ChainStatusRegistry chains, TimeProvider time, CancellationToken ct) =>
+        {
+            if (!EvmAddress.TryParse(address, out var account))
+            {
+                return Problem(400, "malformed address", $"'{address}' is not an EVM address (0x followed by 40 hex digits)", "address");
+            }
+
+            if (request is null)
+            {
+                return Problem(400, "missing body", "send {\"spot\": {\"ETH\": -0.2}, \"volatility\": {\"ETH\": 0.5}}", "body");
+            }
+
+            var spot = new Dictionary<AssetId, decimal>();
+            foreach (var (symbol, shock) in request.Spot ?? [])
+            {
+                if (shock is <= -1m or > 10m)
+                {
+                    return Problem(400, "bad shock", $"spot shock {shock} for {symbol} must be in (-1, 10]", $"spot.{symbol}");
+                }
+
+                spot[new AssetId(symbol)] = shock;
+            }
+
+            var vol = new Dictionary<AssetId, double>();
+            foreach (var (symbol, shock) in request.Volatility ?? [])
+            {
+                if (!double.IsFinite(shock) || shock <= -1 || shock > 10)
+                {
+                    return Problem(400, "bad shock", $"volatility shock {shock} for {symbol} must be in (-1, 10]", $"volatility.{symbol}");
+                }
+
+                vol[new AssetId(symbol)] = shock;
+            }
+
+            var report = await margin.ComputeAsync(account, new Shocks(spot, vol), ct).ConfigureAwait(false);
+            return Results.Ok(HealthResponse.From(report, margin.Classify(report), chains, time.GetUtcNow()));
+        }).WithName("WhatIf");
+
+        v1.MapGet("/at-risk", async (IChainStore store, ChainStatusRegistry chains, string? state, ulong? chain, int? page, int? pageSize, string? sort, CancellationToken ct) =>
+        {
+            var size = pageSize ?? 50;
+            var number = page ?? 1;
+            if (size is < 1 or > 500)
+            {
+                return Problem(400, "bad paging", $"pageSize {size} must be between 1 and 500", "pageSize");
+            }
+
+            if (number < 1)
+            {
+                return Problem(400, "bad paging", $"page {number} must be 1 or more", "page");
+            }
+
+            if (state is not null && state is not (AccountStates.Healthy or AccountStates.Warning or AccountStates.Liquidatable or AccountStates.Liquidating or AccountStates.Resolved))
+            {
+                return Problem(400, "unknown state", $"state '{state}' is not one of healthy, warning, liquidatable, liquidating, resolved", "state");
+            }
+
+            if (sort is not null && sort is not ("health" or "-health"))
+            {
+                return Problem(400, "bad sort", $"sort '{sort}' must be health or -health", "sort");
+            }
+
+            if (chain is { } c && (c == 0 || chains.Get(new ChainId(c)) is null))
+            {
+                return Problem(400, "unknown chain", $"chain {c} is not configured", "chain");
+            }
+
             var states = await store.GetCurrentAccountStatesAsync(ct).ConfigureAwait(false);
-            var rows = states.Where(s => state is null ? s.State != AccountStates.Healthy : s.State == state)
-                .OrderBy(s => s.Health ?? decimal.MaxValue).ToArray();
-            return Results.Ok(new { items = rows, count = rows.Length });
+            IEnumerable<AccountStateRecord> rows = states.Where(s => state is null ? s.State != AccountStates.Healthy : s.State == state);
+            if (chain is { } onChain)
+            {
+                var prefix = onChain.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":";
+                rows = rows.Where(s => s.BlockVector.Split(';').Any(b => b.StartsWith(prefix, StringComparison.Ordinal)));
+            }
+
+            rows = sort == "-health" ? rows.OrderByDescending(s => s.Health ?? decimal.MinValue) : rows.OrderBy(s => s.Health ?? decimal.MaxValue);
+            var all = rows.ToArray();
+            var items = all.Skip((number - 1) * size).Take(size).ToArray();
+            return Results.Ok(new { items, page = number, pageSize = size, total = all.Length });
         }).WithName("GetAtRisk");
 
         v1.MapGet("/chains", (ChainStatusRegistry chains, TimeProvider time) =>
             Results.Ok(chains.All.Select(c => ChainStatusResponse.From(c, time.GetUtcNow())))).WithName("GetChains");
+
+        v1.MapGet("/chains/{chainId}", (string chainId, ChainStatusRegistry chains, TimeProvider time) =>
+        {
+            if (!ulong.TryParse(chainId, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id) || id == 0)
+            {
+                return Problem(400, "malformed chain id", $"'{chainId}' is not a chain id (a positive integer)", "chainId");
+            }
+
+            var status = chains.Get(new ChainId(id));
+            return status is null
+                ? Problem(404, "unknown chain", $"chain {id} is not configured", "chainId")
+                : Results.Ok(ChainStatusResponse.From(status, time.GetUtcNow()));
+        }).WithName("GetChain");
 
         app.MapPost("/v1/admin/sweep", (IRecurringJobManager jobs) =>
         {
             jobs.Trigger(MarginSweepJob.RecurringId);
             return Results.Accepted(value: new { triggered = MarginSweepJob.RecurringId });
         }).AddEndpointFilter(ApiKeyFilter).WithName("TriggerSweep");
+
+        app.MapGet("/metrics", (ChainStatusRegistry chains, MarginService margin, TimeProvider time) =>
+            Results.Text(Metrics.Render(chains, margin, time.GetUtcNow()), "text/plain; version=0.0.4")).WithName("Metrics");
 
         app.MapGet("/healthz", (ChainStatusRegistry chains) => Results.Ok(new { status = "ok", chains = chains.All.Count }));
         return app;
@@ -89,6 +190,9 @@ public static class Endpoints
         return await next(context).ConfigureAwait(false);
     }
 }
+
+/// <summary>A what-if request: relative spot and volatility shocks per asset symbol.</summary>
+public sealed record WhatIfRequest(Dictionary<string, decimal>? Spot, Dictionary<string, double>? Volatility);
 
 public sealed record ChainStatusResponse(
     ulong ChainId, string Name, long? Head, long? IndexedBlock, string? IndexedHash, long? LagBlocks, bool Stale, string? StaleReason,

@@ -62,7 +62,7 @@ public static class CliApp
         {
             return 130;
         }
-        catch (Exception ex) when (ex is InvalidOperationException or Microsoft.Extensions.Options.OptionsValidationException or FormatException or DirectoryNotFoundException or FileNotFoundException)
+        catch (Exception ex) when (ex is InvalidOperationException or ChainMargin.Risk.RiskConfigException or Microsoft.Extensions.Options.OptionsValidationException or FormatException or DirectoryNotFoundException or FileNotFoundException)
         {
             await Console.Error.WriteLineAsync("chainmargin: " + ex.Message).ConfigureAwait(false);
             return 2;

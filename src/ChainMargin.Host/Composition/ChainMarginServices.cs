@@ -15,6 +15,12 @@ public static class ChainMarginServices
 {
     public static IServiceCollection AddChainMargin(this IServiceCollection services, IConfiguration configuration)
     {
+        var unknown = ConfigurationKeys.Unknown(configuration);
+        if (unknown.Count > 0)
+        {
+            throw new InvalidOperationException("invalid configuration: " + string.Join("; ", unknown));
+        }
+
         services.AddSingleton(TimeProvider.System);
         services.AddOptions<ApiOptions>().BindConfiguration("Api").ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<MarginScheduleOptions>().BindConfiguration("Margin").ValidateDataAnnotations().ValidateOnStart();
@@ -23,7 +29,7 @@ public static class ChainMarginServices
         var chains = BindChains(configuration);
         services.AddSingleton<IReadOnlyList<ChainOptions>>(chains);
         services.AddSingleton(BuildRegistry(chains));
-        services.AddSingleton(_ => BindRisk(configuration));
+        services.AddSingleton(BindRisk(configuration));
         services.AddSingleton(configuration.GetSection("Flags").Get<FlagOptions>() ?? new FlagOptions());
         services.AddSingleton(configuration.GetSection("Prices").Get<PriceSafetyOptions>() ?? new PriceSafetyOptions());
 

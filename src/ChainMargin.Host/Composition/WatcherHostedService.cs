@@ -70,6 +70,7 @@ public sealed class WatcherHostedService : BackgroundService
 
                 status.Owned = true;
                 using var rpc = new JsonRpcClient(options.RpcUrls, time: _time);
+                status.RpcErrorSource = () => rpc.ErrorCount;
                 var watcher = new ChainWatcher(options, _store, rpc, status, _time, _logs.CreateLogger("ChainMargin.Watcher." + options.Name));
                 if (_schedule.FastPath)
                 {

@@ -77,10 +77,17 @@ public sealed class MarginService : IDisposable
     public IReadOnlyCollection<MarginReport> LatestReports => _latest.Values.ToArray();
 
     /// <summary>Computes one account now from the store (the API's read), without recording state.</summary>
-    public async Task<MarginReport> ComputeAsync(EvmAddress account, CancellationToken cancellationToken)
+    public Task<MarginReport> ComputeAsync(EvmAddress account, CancellationToken cancellationToken) =>
+        ComputeAsync(account, null, cancellationToken);
+
+    /// <summary>
+    /// Computes one account under shocks: each asset's spot price times (1 + spot shock) and its volatility times
+    /// (1 + vol shock). Nothing is recorded.
+    /// </summary>
+    public async Task<MarginReport> ComputeAsync(EvmAddress account, Shocks? shocks, CancellationToken cancellationToken)
     {
         var rows = await StoreSnapshot.ReadAsync(_store, _chains, account, cancellationToken).ConfigureAwait(false);
-        var market = PrepareMarket(rows);
+        var market = PrepareMarket(rows, shocks);
         var portfolios = new PortfolioAssembler(_registry).Assemble(rows);
         var portfolio = portfolios.GetValueOrDefault(account) ?? Core.Portfolio.Empty(account);
         return MarginEngine.Compute(new MarginParameters(portfolio, market));
@@ -132,10 +139,15 @@ public sealed class MarginService : IDisposable
         return health < 1m ? AccountStates.Liquidatable : health < _flags.WarningHealth ? AccountStates.Warning : AccountStates.Healthy;
     }
 
-    private RiskMarket PrepareMarket(StoreSnapshot rows)
+    private RiskMarket PrepareMarket(StoreSnapshot rows, Shocks? shocks = null)
     {
         var now = _time.GetUtcNow();
         var snapshot = _snapshots.Build(rows.Prices, now, _staleChains(now));
+        if (shocks is not null)
+        {
+            snapshot = shocks.Apply(snapshot);
+        }
+
         return RiskMarket.Prepare(snapshot, _risk);
     }
 
@@ -156,5 +168,21 @@ public sealed class MarginService : IDisposable
         {
             _log.LogInformation("account {Account} is {State} (health {Health}, {Reason})", report.Account, state, headline.Health, reason);
         }
+    }
+}
+
+/// <summary>What-if shocks per asset: relative spot moves (-0.2 is a 20% drop) and relative volatility moves.</summary>
+public sealed record Shocks(IReadOnlyDictionary<AssetId, decimal> Spot, IReadOnlyDictionary<AssetId, double> Volatility)
+{
+    public MarketSnapshot Apply(MarketSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        var prices = snapshot.Prices.ToDictionary(
+            p => p.Key,
+            p => Spot.TryGetValue(p.Key, out var s) && p.Value.Usd is { } usd ? p.Value with { Usd = usd * (1 + s) } : p.Value);
+        var vols = snapshot.Volatilities.ToDictionary(
+            v => v.Key,
+            v => Volatility.TryGetValue(v.Key, out var s) ? v.Value with { Annualised = v.Value.Annualised * (1 + s), Source = v.Value.Source + " (shocked)" } : v.Value);
+        return snapshot with { Prices = prices, Volatilities = vols };
     }
 }
