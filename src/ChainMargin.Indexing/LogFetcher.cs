@@ -144,12 +144,27 @@ public sealed partial class LogFetcher
     {
         ArgumentNullException.ThrowIfNull(error);
         var text = (error.Message + " " + error.ErrorData).ToLowerInvariant();
+        if (IsRateLimit(text, error.Code))
+        {
+            return false;
+        }
+
         return text.Contains("more than", StringComparison.Ordinal) || text.Contains("too many", StringComparison.Ordinal) ||
                text.Contains("range", StringComparison.Ordinal) || text.Contains("limit", StringComparison.Ordinal) ||
                text.Contains("exceed", StringComparison.Ordinal) || text.Contains("timeout", StringComparison.Ordinal) ||
                text.Contains("timed out", StringComparison.Ordinal) || text.Contains("too large", StringComparison.Ordinal) ||
                text.Contains("response size", StringComparison.Ordinal) || error.Code == -32005;
     }
+
+    /// <summary>
+    /// A rate limit shares words and codes with range caps (Infura: -32005 "request rate exceeded"; Alchemy: 429
+    /// "exceeded its compute units per second capacity"). Its answer is to wait and ask again for the same range: taken
+    /// for a range cap, it would split the backfill into ever smaller ranges, i.e. more requests against the limit.
+    /// </summary>
+    private static bool IsRateLimit(string text, long code) =>
+        code == 429 || text.Contains("rate limit", StringComparison.Ordinal) || text.Contains("request rate", StringComparison.Ordinal) ||
+        text.Contains("rate exceeded", StringComparison.Ordinal) || text.Contains("too many requests", StringComparison.Ordinal) ||
+        text.Contains("per second", StringComparison.Ordinal) || text.Contains("throughput", StringComparison.Ordinal);
 
     /// <summary>
     /// The span to retry with: a range the node suggests ("[0x1, 0x2]"), a limit it states ("10000 block range",

@@ -164,13 +164,15 @@ public sealed class ReorgTests : IClassFixture<ActiveChainFixture>
         var account = await _chain.NewAccountAsync();
         var who = EvmAddress.Parse(account.Address);
         await IndexRig.CatchUpAsync(handle.Watcher);
+        var before = await _chain.HeadAsync();
         await _chain.DepositAsync(account, "WETH", ChainDriver.Units(4, 18));
+        var blocks = (int)(await _chain.HeadAsync() - before);
         await IndexRig.CatchUpAsync(handle.Watcher);
         Assert.Equal(ChainDriver.Units(4, 18), Assert.Single(await store.Store.GetCollateralAsync(who, CancellationToken.None)).Balance);
 
-        // mint, approve and deposit were three blocks: drop them, and let the chain grow past the old head.
-        await _chain.Anvil.RollbackAsync(3);
-        await _chain.Anvil.MineBlocksAsync(4);
+        // Drop the blocks of mint, approve and deposit, and let the chain grow past the old head.
+        await _chain.Anvil.RollbackAsync(blocks);
+        await _chain.Anvil.MineBlocksAsync(blocks + 1);
         await IndexRig.CatchUpAsync(handle.Watcher);
 
         Assert.Equal(1, handle.Status.Reorgs);

@@ -92,6 +92,14 @@ public sealed class RpcFaultTests : IClassFixture<ActiveChainFixture>, IDisposab
 
     private WatcherHandle Watcher(TestStore store, ChainOptions? options = null) => IndexRig.Watcher(options ?? Options(), store.Store, Retry());
 
+    /// <summary>A range cap a few times smaller than the chain, so the backfill must be split into several requests.</summary>
+    private async Task<int> CapAsync()
+    {
+        var head = await _chain.HeadAsync();
+        Assert.True(head >= 12, $"the chain is too short ({head} blocks) for range caps to matter");
+        return (int)Math.Max(3, head / 4);
+    }
+
     [Fact]
     public async Task TransportFaults_429_502_Stall_Truncated_AreRetriedAndIndexIsExact()
     {
@@ -140,7 +148,7 @@ public sealed class RpcFaultTests : IClassFixture<ActiveChainFixture>, IDisposab
     [Fact]
     public async Task AlchemyRangeCap_SuggestedRangeIsTaken_IndexIsExact()
     {
-        const int cap = 32;
+        var cap = await CapAsync();
         Proxy.Plan = c => c.Method == "eth_getLogs" && c.ToBlock - c.FromBlock + 1 > cap
             ? new Fault(FaultKind.RpcError, -32602, AlchemyText(c.FromBlock!.Value, c.FromBlock.Value + cap - 1))
             : null;
@@ -160,7 +168,7 @@ public sealed class RpcFaultTests : IClassFixture<ActiveChainFixture>, IDisposab
     [Fact]
     public async Task InfuraResultCap_RangeIsHalved_IndexIsExact()
     {
-        const int cap = 16;
+        var cap = await CapAsync();
         Proxy.Plan = c => c.Method == "eth_getLogs" && c.ToBlock - c.FromBlock + 1 > cap
             ? new Fault(FaultKind.RpcError, -32005, "query returned more than 10000 results")
             : null;
@@ -177,9 +185,10 @@ public sealed class RpcFaultTests : IClassFixture<ActiveChainFixture>, IDisposab
     [Fact]
     public async Task StatedRangeLimitInA4xxAnswer_IsTaken_IndexIsExact()
     {
-        const int cap = 25;
+        var cap = await CapAsync();
+        var text = string.Create(CultureInfo.InvariantCulture, $"exceed maximum block range: {cap}");
         Proxy.Plan = c => c.Method == "eth_getLogs" && c.ToBlock - c.FromBlock + 1 > cap
-            ? new Fault(FaultKind.HttpRpcError, -32000, "exceed maximum block range: 25", Status: 400)
+            ? new Fault(FaultKind.HttpRpcError, -32000, text, Status: 400)
             : null;
         await using var store = await TestStore.CreateAsync();
         using var handle = Watcher(store);
@@ -189,6 +198,28 @@ public sealed class RpcFaultTests : IClassFixture<ActiveChainFixture>, IDisposab
         Assert.NotEmpty(Proxy.Injected);
         Assert.Contains(Proxy.Calls, c => c.Method == "eth_getLogs" && c.ToBlock - c.FromBlock + 1 == cap);
         AssertAllLogsCovered(cap);
+        await AssertExactAsync(store);
+    }
+
+    [Theory]
+    [InlineData(-32005, "project ID request rate exceeded")]
+    [InlineData(429, "Your app has exceeded its compute units per second capacity. If you have retries enabled, you can safely ignore this message.")]
+    public async Task RateLimitAsNodeError_SameRangeIsAskedAgain_NotSplit(long code, string message)
+    {
+        // Bug fixed: these texts were taken for range caps, and the backfill was split into ever smaller ranges.
+        var refusals = 0;
+        Proxy.Plan = c => c.Method == "eth_getLogs" && Interlocked.Increment(ref refusals) <= 3 ? new Fault(FaultKind.RpcError, code, message) : null;
+        await using var store = await TestStore.CreateAsync();
+        using var handle = Watcher(store);
+
+        await RunUntilCaughtUpAsync(handle);
+
+        Assert.Equal(3, Proxy.InjectedCount(FaultKind.RpcError));
+        var head = handle.Status.Indexed!.Value.Number;
+        var injected = Proxy.Injected.Select(i => i.Call.Sequence).ToHashSet();
+        var served = Assert.Single(Proxy.Calls, c => c.Method == "eth_getLogs" && !injected.Contains(c.Sequence));
+        Assert.Equal((0L, head), (served.FromBlock!.Value, served.ToBlock!.Value));
+        Assert.All(Proxy.Injected, i => Assert.Equal((0L, head), (i.Call.FromBlock!.Value, i.Call.ToBlock!.Value)));
         await AssertExactAsync(store);
     }
 
