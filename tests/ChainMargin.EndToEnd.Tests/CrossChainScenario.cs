@@ -31,13 +31,13 @@ public abstract class CrossChainScenario : IAsyncLifetime
 
     protected abstract bool FastPath { get; }
 
-    protected WebApplication App { get; private set; } = null!;
+    public WebApplication App { get; private set; } = null!;
 
-    protected HttpClient Http { get; private set; } = null!;
+    public HttpClient Http { get; private set; } = null!;
 
-    protected IReadOnlyList<AnvilProtocolFixture> Chains => _chains;
+    public IReadOnlyList<AnvilProtocolFixture> Chains => _chains;
 
-    protected static DevAccount Trader => DevAccounts.Traders[0];
+    public static DevAccount Trader => DevAccounts.Traders[0];
 
     public async Task InitializeAsync()
     {
