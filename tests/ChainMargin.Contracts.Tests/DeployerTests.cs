@@ -82,7 +82,7 @@ public sealed class DeployerTests(AnvilProtocolFixture fixture, ITestOutputHelpe
             Assert.True(vaults.Add(again.Vault));
         }
 
-        output.WriteLine($"cold deployment {Fixture.DeployTime.TotalMilliseconds:F0} ms, best warm {best.TotalMilliseconds:F0} ms");
+        output.WriteLine($"cold deployment {Fixture.DeployTime.TotalMilliseconds:F0} ms (blocks {P.DeployedFromBlock}-{P.DeployedToBlock}), best warm {best.TotalMilliseconds:F0} ms");
         Assert.True(best < TimeSpan.FromSeconds(2), $"warm deployment took {best.TotalMilliseconds:F0} ms");
     }
 
