@@ -32,7 +32,7 @@ internal sealed class AaveTestMarket : IAsyncDisposable
         Chain = new DevChain(node);
         Admin = AaveV3Transactor.NodeSigned(node.RpcUrl, DevChain.AddressOf(AnvilNode.DeployerKey));
         _rpc = new JsonRpcClient([node.RpcUrl]);
-        Indexer = new AaveV3Indexer(_rpc, new ChainId(node.ChainId), new AaveV3MarketAddresses(deployment.Pool, deployment.PoolConfigurator, deployment.Oracle), deployment.FirstBlock);
+        Indexer = new AaveV3Indexer(_rpc, new ChainId(node.ChainId), new AaveV3MarketAddresses(deployment.Pool, deployment.PoolConfigurator, deployment.Oracle, deployment.Multicall3), deployment.FirstBlock);
         _names[deployment.Treasury] = "treasury";
     }
 
@@ -192,6 +192,13 @@ internal sealed class AaveTestMarket : IAsyncDisposable
                 Assert.Equal(reserve.Data.LastUpdateTimestamp, fromEvents.LastUpdateTimestamp);
             }
         }
+
+        // The same market read without Multicall3 (a batch of plain eth_calls) must say the same.
+        var plain = await new AaveV3MarketReader(_rpc, Deployment.Pool, Deployment.Oracle).ReadAsync(
+            snapshot.Block.Number, snapshot.Reserves.Select(r => r.Asset).ToList(), snapshot.Users.Select(u => u.EModeCategory), CancellationToken.None);
+        Assert.Equal(snapshot.Market.Timestamp, plain.Timestamp);
+        Assert.Equal(snapshot.Market.Reserves, plain.Reserves);
+        Assert.Equal(snapshot.Market.EModeCategories, plain.EModeCategories);
 
         Output.WriteLine($"{step}: block {snapshot.Block.Number}, {users.Count} users equal to getUserAccountData");
         return snapshot;

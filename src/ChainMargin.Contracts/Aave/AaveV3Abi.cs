@@ -75,6 +75,30 @@ public static class AaveV3Abi
         return result;
     }
 
+    /// <summary>
+    /// Multicall3.aggregate3's result, (bool success, bytes returnData)[], as (success, 0x-hex of the return data).
+    /// Offsets inside a dynamic array are relative to the word after its length; inside a tuple, to the tuple's start.
+    /// </summary>
+    public static IReadOnlyList<(bool Success, string ReturnData)> DecodeMulticall3Results(string hex)
+    {
+        var arrayStart = (int)(Word(hex, 0) / 32);
+        var count = (int)Word(hex, arrayStart);
+        var contentStart = arrayStart + 1;
+        var offset = hex.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? 2 : 0;
+        var results = new (bool, string)[count];
+        for (var i = 0; i < count; i++)
+        {
+            var tupleStart = contentStart + (int)(Word(hex, contentStart + i) / 32);
+            var success = !Word(hex, tupleStart).IsZero;
+            var bytesStart = tupleStart + (int)(Word(hex, tupleStart + 1) / 32);
+            var length = (int)Word(hex, bytesStart);
+            var dataStart = offset + ((bytesStart + 1) * 64);
+            results[i] = (success, string.Concat("0x", hex.AsSpan(dataStart, length * 2)));
+        }
+
+        return results;
+    }
+
     public static IReadOnlyList<EvmAddress> DecodeAddressArray(string hex)
     {
         var start = (int)(Word(hex, 0) / 32);

@@ -175,12 +175,27 @@ public static class AaveV3Deployer
                 spec.Symbol, EvmAddress.Parse(token), spec.Decimals, data.Id, data.AToken, data.StableDebtToken, data.VariableDebtToken, EvmAddress.Parse(feed)));
         }
 
+        EvmAddress? multicall = null;
+        if (options.InstallMulticall3)
+        {
+            // anvil_setCode: Multicall3's runtime code at its canonical address (no constructor state to miss).
+            var canonical = Multicall.Multicall3Address.Canonical.ToLowerInvariant();
+            var existing = await tx.Web3.Eth.GetCode.SendRequestAsync(canonical).ConfigureAwait(false);
+            if (existing is null || existing.Length <= 2)
+            {
+                await tx.Web3.Client.SendRequestAsync(new Nethereum.JsonRpc.Client.RpcRequest(1, "anvil_setCode", canonical, Artifacts.Multicall3.DeployedBytecode))
+                    .ConfigureAwait(false);
+            }
+
+            multicall = EvmAddress.Parse(canonical);
+        }
+
         var lastBlock = (long)(await tx.Web3.Eth.Blocks.GetBlockNumber.SendRequestAsync().ConfigureAwait(false)).Value;
         return new AaveDeployment(
             chainId, EvmAddress.Parse(provider), pool, configurator, EvmAddress.Parse(acl), EvmAddress.Parse(oracle), EvmAddress.Parse(dataProvider),
             options.Treasury, EvmAddress.Parse(strategy), reserves,
             eModeSources.ToDictionary(e => e.Key, e => new AaveDeployedEModeSource(EvmAddress.Parse(e.Value.Key), EvmAddress.Parse(e.Value.Feed))),
-            firstBlock, lastBlock, tx.TransactionCount);
+            multicall, firstBlock, lastBlock, tx.TransactionCount);
     }
 
     private static async Task<string> CallAsync<TFunction>(AaveV3Transactor tx, string to, TFunction message, CancellationToken cancellationToken)
@@ -200,7 +215,8 @@ public sealed record AaveV3DeployOptions(
     EvmAddress Treasury,
     IReadOnlyList<AaveV3ReserveSpec> Reserves,
     AaveV3RateStrategySpec Strategy,
-    IReadOnlyList<AaveV3EModeSpec> EModeCategories)
+    IReadOnlyList<AaveV3EModeSpec> EModeCategories,
+    bool InstallMulticall3 = true)
 {
     private static readonly BigInteger Ray = BigInteger.Pow(10, 27);
 
@@ -259,6 +275,7 @@ public sealed record AaveDeployment(
     EvmAddress InterestRateStrategy,
     IReadOnlyList<AaveDeployedReserve> Reserves,
     IReadOnlyDictionary<int, AaveDeployedEModeSource> EModePriceSources,
+    EvmAddress? Multicall3,
     long FirstBlock,
     long LastBlock,
     long TransactionCount)

@@ -4,8 +4,11 @@ using ChainMargin.Indexing.Rpc;
 
 namespace ChainMargin.Indexing.Aave;
 
-/// <summary>The contracts of one Aave V3 market to index: its tokens are found from ReserveInitialized.</summary>
-public sealed record AaveV3MarketAddresses(EvmAddress Pool, EvmAddress PoolConfigurator, EvmAddress Oracle);
+/// <summary>
+/// The contracts of one Aave V3 market to index (its tokens are found from ReserveInitialized), and the chain's
+/// Multicall3 if it has one (state reads then take one eth_call per round).
+/// </summary>
+public sealed record AaveV3MarketAddresses(EvmAddress Pool, EvmAddress PoolConfigurator, EvmAddress Oracle, EvmAddress? Multicall3 = null);
 
 /// <summary>
 /// Indexes one Aave V3 market: fetches the logs of the Pool, PoolConfigurator, AaveOracle and every reserve token,
@@ -17,7 +20,6 @@ public sealed record AaveV3MarketAddresses(EvmAddress Pool, EvmAddress PoolConfi
 public sealed class AaveV3Indexer
 {
     private readonly JsonRpcClient _rpc;
-    private readonly AaveV3MarketAddresses _addresses;
     private readonly AaveV3EventDecoder _decoder;
     private readonly List<ChainFact> _facts = [];
 
@@ -25,13 +27,12 @@ public sealed class AaveV3Indexer
     {
         ArgumentNullException.ThrowIfNull(addresses);
         _rpc = rpc;
-        _addresses = addresses;
         Chain = chain;
         _decoder = new AaveV3EventDecoder(chain);
         _decoder.Register(addresses.Pool, AaveV3ContractRole.Pool);
         _decoder.Register(addresses.PoolConfigurator, AaveV3ContractRole.PoolConfigurator);
         _decoder.Register(addresses.Oracle, AaveV3ContractRole.Oracle);
-        Reader = new AaveV3MarketReader(rpc, addresses.Pool, addresses.Oracle);
+        Reader = new AaveV3MarketReader(rpc, addresses.Pool, addresses.Oracle, addresses.Multicall3);
         IndexedTo = startBlock - 1;
     }
 

@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Text.Json;
 using ChainMargin.Contracts.Aave;
+using ChainMargin.Contracts.Multicall;
 using ChainMargin.Core;
 using ChainMargin.Indexing.Decoding;
 using ChainMargin.Indexing.Rpc;
@@ -11,24 +12,24 @@ namespace ChainMargin.Indexing.Aave;
 /// <summary>
 /// Reads what events do not carry, pinned to one block: each reserve's getReserveData (configuration bitmap, indices,
 /// rates, last update), the e-mode categories in use, and AaveOracle prices (assets and e-mode price sources), plus
-/// the block's timestamp. Two JSON-RPC batches of eth_call at an explicit block number, so the snapshot is consistent.
-/// (A batch of eth_calls at one block gives the same answers as a Multicall3 aggregate at that block; switch to
-/// Multicall3 where a provider limits batches.)
+/// the block's timestamp. Every call is pinned to an explicit block number, so the snapshot is consistent. With a
+/// Multicall3 address, each of the two rounds is one eth_call of aggregate3 (allowFailure, so one missing price does
+/// not hide the others); without one, each round is a JSON-RPC batch of plain eth_calls (same answers).
 /// </summary>
-public sealed class AaveV3MarketReader(JsonRpcClient rpc, EvmAddress pool, EvmAddress oracle)
+public sealed class AaveV3MarketReader(JsonRpcClient rpc, EvmAddress pool, EvmAddress oracle, EvmAddress? multicall3 = null)
 {
     public async Task<AaveV3MarketState> ReadAsync(
         long block, IReadOnlyList<EvmAddress> assets, IEnumerable<int> extraEModeCategories, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(assets);
         var blockTag = Hex.FromLong(block);
-        var first = new List<RpcRequest> { new("eth_getBlockByNumber", [blockTag, false]) };
-        first.AddRange(assets.Select(a => Call(pool, new PoolGetReserveDataFunction { Asset = a.Value }, blockTag)));
-        var firstResults = await rpc.BatchAsync(first, cancellationToken).ConfigureAwait(false);
-        var header = firstResults[0];
-        var timestamp = Hex.ToLong(header.GetProperty("timestamp").GetString()!);
-        var hash = header.GetProperty("hash").GetString()!;
-        var reserves = assets.Select((a, i) => (Asset: a, Data: AaveV3Abi.DecodeReserveData(firstResults[i + 1].GetString()!))).ToList();
+        var (header, reserveAnswers) = await CallManyAsync(
+            assets.Select(a => (pool, new PoolGetReserveDataFunction { Asset = a.Value }.GetCallData())).ToList(), blockTag, withHeader: true, cancellationToken)
+            .ConfigureAwait(false);
+        var timestamp = Hex.ToLong(header!.Value.GetProperty("timestamp").GetString()!);
+        var hash = header.Value.GetProperty("hash").GetString()!;
+        var reserves = assets.Select((a, i) => (Asset: a, Data: AaveV3Abi.DecodeReserveData(
+            reserveAnswers[i] ?? throw new InvalidOperationException($"getReserveData({a}) reverted at block {block}")))).ToList();
 
         var categories = reserves
             .Select(r => (int)((r.Data.Configuration >> 168) & 0xff))
@@ -37,12 +38,27 @@ public sealed class AaveV3MarketReader(JsonRpcClient rpc, EvmAddress pool, EvmAd
             .Distinct()
             .Order()
             .ToList();
-        var second = categories.Select(c => Call(pool, new PoolGetEModeCategoryDataFunction { Id = (byte)c }, blockTag)).ToList();
-        var categoryResults = await rpc.BatchAsync(second, cancellationToken).ConfigureAwait(false);
-        var eModes = categories.Select((c, i) => AaveV3Abi.DecodeEModeCategory(c, categoryResults[i].GetString()!)).ToList();
+        var (_, categoryAnswers) = await CallManyAsync(
+            categories.Select(c => (pool, new PoolGetEModeCategoryDataFunction { Id = (byte)c }.GetCallData())).ToList(), blockTag, withHeader: false, cancellationToken)
+            .ConfigureAwait(false);
+        var eModes = categories.Select((c, i) => AaveV3Abi.DecodeEModeCategory(
+            c, categoryAnswers[i] ?? throw new InvalidOperationException($"getEModeCategoryData({c}) reverted at block {block}"))).ToList();
 
+        // One getAssetPrice per key: AaveOracle reverts for an asset without a source (and no fallback), and that
+        // asset alone must carry the reason.
         var priceKeys = assets.Concat(eModes.Select(e => e.PriceSource).Where(p => p != EvmAddress.Zero)).Distinct().ToList();
-        var prices = await PricesAsync(priceKeys, blockTag, cancellationToken).ConfigureAwait(false);
+        var (_, priceAnswers) = await CallManyAsync(
+            priceKeys.Select(k => (oracle, new GetAssetPriceFunction { Asset = k.Value }.GetCallData())).ToList(), blockTag, withHeader: false, cancellationToken)
+            .ConfigureAwait(false);
+        var prices = new Dictionary<EvmAddress, (BigInteger? Price, string? Reason)>();
+        for (var i = 0; i < priceKeys.Count; i++)
+        {
+            var answer = priceAnswers[i];
+            var price = answer is null ? BigInteger.Zero : AaveV3Abi.Word(answer, 0);
+            prices[priceKeys[i]] = answer is null
+                ? (null, $"AaveOracle.getAssetPrice({priceKeys[i]}) reverted at block {block}")
+                : price.IsZero ? (null, "the oracle returned 0") : (price, null);
+        }
 
         return new AaveV3MarketState(
             block, hash, timestamp,
@@ -50,6 +66,60 @@ public sealed class AaveV3MarketReader(JsonRpcClient rpc, EvmAddress pool, EvmAd
             eModes.Select(e => new AaveV3EModeState(
                 e, e.PriceSource == EvmAddress.Zero ? null : prices[e.PriceSource].Price,
                 e.PriceSource == EvmAddress.Zero ? null : prices[e.PriceSource].Reason)).ToList());
+    }
+
+    /// <summary>
+    /// Runs calls at one block: one Multicall3 aggregate3 (allowFailure) when configured, else a JSON-RPC batch of
+    /// eth_calls, where a reverting call is asked again alone so that only it fails. A failed call's answer is null.
+    /// </summary>
+    private async Task<(JsonElement? Header, string?[] Answers)> CallManyAsync(
+        List<(EvmAddress To, byte[] Data)> calls, string blockTag, bool withHeader, CancellationToken cancellationToken)
+    {
+        var requests = new List<RpcRequest>();
+        if (withHeader)
+        {
+            requests.Add(new RpcRequest("eth_getBlockByNumber", [blockTag, false]));
+        }
+
+        if (multicall3 is { } multicall)
+        {
+            var aggregate = new Aggregate3Function
+            {
+                Calls = calls.Select(c => new Call3 { Target = c.To.Value, AllowFailure = true, CallData = c.Data }).ToList(),
+            };
+            requests.Add(Call(multicall, aggregate.GetCallData(), blockTag));
+            var results = await rpc.BatchAsync(requests, cancellationToken).ConfigureAwait(false);
+            var decoded = AaveV3Abi.DecodeMulticall3Results(results[^1].GetString()!);
+            return (withHeader ? results[0] : null, decoded.Select(d => d.Success ? d.ReturnData : null).ToArray());
+        }
+
+        requests.AddRange(calls.Select(c => Call(c.To, c.Data, blockTag)));
+        try
+        {
+            var results = await rpc.BatchAsync(requests, cancellationToken).ConfigureAwait(false);
+            return (withHeader ? results[0] : null, results.Skip(withHeader ? 1 : 0).Select(r => r.GetString()).ToArray());
+        }
+        catch (RpcNodeException)
+        {
+            // A batch fails as a whole when one call reverts: ask each alone.
+        }
+
+        JsonElement? header = withHeader ? await rpc.CallAsync("eth_getBlockByNumber", [blockTag, false], cancellationToken).ConfigureAwait(false) : null;
+        var answers = new string?[calls.Count];
+        for (var i = 0; i < calls.Count; i++)
+        {
+            try
+            {
+                var one = await rpc.BatchAsync([Call(calls[i].To, calls[i].Data, blockTag)], cancellationToken).ConfigureAwait(false);
+                answers[i] = one[0].GetString();
+            }
+            catch (RpcNodeException)
+            {
+                answers[i] = null;
+            }
+        }
+
+        return (header, answers);
     }
 
     /// <summary>Pool.getUserAccountData for several users at one block, in one batch (the venue's own answer).</summary>
@@ -84,53 +154,11 @@ public sealed class AaveV3MarketReader(JsonRpcClient rpc, EvmAddress pool, EvmAd
         return AaveV3Abi.Word(result[0].GetString()!, 0);
     }
 
-    /// <summary>
-    /// AaveOracle prices. getAssetsPrices reverts as a whole when one asset has no source (and no fallback); then each
-    /// price is asked alone so the missing one carries its reason and the others still count.
-    /// </summary>
-    private async Task<Dictionary<EvmAddress, (BigInteger? Price, string? Reason)>> PricesAsync(
-        List<EvmAddress> keys, string blockTag, CancellationToken cancellationToken)
-    {
-        var result = new Dictionary<EvmAddress, (BigInteger?, string?)>();
-        try
-        {
-            var all = await rpc.BatchAsync(
-                [Call(oracle, new GetAssetsPricesFunction { Assets = keys.Select(k => k.Value).ToList() }, blockTag)], cancellationToken)
-                .ConfigureAwait(false);
-            var prices = AaveV3Abi.DecodeWordArray(all[0].GetString()!);
-            for (var i = 0; i < keys.Count; i++)
-            {
-                result[keys[i]] = prices[i].IsZero ? (null, "the oracle returned 0") : (prices[i], null);
-            }
-
-            return result;
-        }
-        catch (RpcNodeException)
-        {
-            // fall through to one call per asset
-        }
-
-        foreach (var key in keys)
-        {
-            try
-            {
-                var one = await rpc.BatchAsync([Call(oracle, new GetAssetPriceFunction { Asset = key.Value }, blockTag)], cancellationToken)
-                    .ConfigureAwait(false);
-                var price = AaveV3Abi.Word(one[0].GetString()!, 0);
-                result[key] = price.IsZero ? (null, "the oracle returned 0") : (price, null);
-            }
-            catch (RpcNodeException ex)
-            {
-                result[key] = (null, "AaveOracle.getAssetPrice reverted: " + ex.Message);
-            }
-        }
-
-        return result;
-    }
-
     private static RpcRequest Call<TFunction>(EvmAddress to, TFunction message, string blockTag)
-        where TFunction : FunctionMessage, new() =>
-        new("eth_call", [new Dictionary<string, string> { ["to"] = to.Value, ["data"] = "0x" + Convert.ToHexStringLower(message.GetCallData()) }, blockTag]);
+        where TFunction : FunctionMessage, new() => Call(to, message.GetCallData(), blockTag);
+
+    private static RpcRequest Call(EvmAddress to, byte[] data, string blockTag) =>
+        new("eth_call", [new Dictionary<string, string> { ["to"] = to.Value, ["data"] = "0x" + Convert.ToHexStringLower(data) }, blockTag]);
 }
 
 /// <summary>The market at one block: reserves with their stored data and price, e-mode categories with their price.</summary>
