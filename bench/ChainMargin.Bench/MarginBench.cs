@@ -70,6 +70,25 @@ internal static class MarginBench
 
         Summarise(batch!, accounts);
 
+        // A price update: the same positions against new prices; legs are remapped, the portfolios not walked again.
+        var repriceRuns = new List<double>();
+        for (var run = 0; run <= runs; run++)
+        {
+            var moved = Snapshot(1 + (0.01 * (run + 1)));
+            GC.Collect();
+            var cpu = Cpu();
+            sw.Restart();
+            var next = RiskMarket.Prepare(moved, config, history);
+            var repriced = batch!.Reprice(next);
+            repriced.ComputeAll();
+            var ms = sw.Elapsed.TotalMilliseconds;
+            Console.WriteLine(Invariant($"  price update (prepare + reprice + kernels) {(run == 0 ? "(cold)" : $"run {run}")}: {ms:0} ms (cpu {Cpu() - cpu:0} ms)"));
+            if (run > 0)
+            {
+                repriceRuns.Add(ms);
+            }
+        }
+
         // Incremental: a block changed `touched` accounts; recompile and recompute only them.
         var incremental = new List<double>();
         for (var run = 0; run <= runs + 2; run++)
@@ -115,7 +134,7 @@ internal static class MarginBench
 
         var peak = PeakRssMb();
         GC.KeepAlive(portfolios);
-        Console.WriteLine(Invariant($"  medians of {runs} warm runs; peak RSS {peak} MB (whole process, portfolios included)"));
+        Console.WriteLine(Invariant($"  medians of {runs} warm runs: full recompute {Median(full):0} ms, price update {Median(repriceRuns):0} ms, incremental {Median(incremental):0.0} ms, monte carlo {Median(mc):0} ms; peak RSS {peak} MB (whole process, portfolios included)"));
         Console.WriteLine(Invariant($"margin: accounts={accounts} full_recompute_ms={Median(full):0} incremental_ms={Median(incremental):0.0} mc_var_ms={Median(mc):0} peak_rss_mb={peak}"));
         return 0;
     }
@@ -156,14 +175,14 @@ internal static class MarginBench
 
     private static double Spot(int u) => u switch { 0 => 3000, 1 => 60000, _ => 10 + (u * 7.5) };
 
-    private static MarketSnapshot Snapshot()
+    private static MarketSnapshot Snapshot(double move = 1)
     {
         var prices = new Dictionary<AssetId, AssetPrice> { [new AssetId("USDC")] = new(new AssetId("USDC"), 1m, PriceStatus.Safe, null, []) };
         var vols = new Dictionary<AssetId, AssetVolatility>();
         for (var u = 0; u < Underlyings; u++)
         {
             var id = new AssetId(Symbol(u));
-            prices[id] = new AssetPrice(id, (decimal)Spot(u), PriceStatus.Safe, null, []);
+            prices[id] = new AssetPrice(id, (decimal)Math.Round(Spot(u) * (u % 2 == 0 ? move : 2 - move), 8), PriceStatus.Safe, null, []);
             vols[id] = new AssetVolatility(id, 0.5 + (0.03 * u), "bench");
         }
 

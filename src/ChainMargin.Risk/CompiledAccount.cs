@@ -105,8 +105,19 @@ internal sealed class CompiledAccount
             legs[n++] = new Leg { Kind = LegKind.Option, Asset = index, Chain = ChainOrdinal(chains, o.Chain), Series = series, Source = i, Qty = KernelUnits.ToDouble(o.Size), Weight = 1 };
         }
 
-        // Sorting by (chain, asset, kind, series, values) makes every sum run in the same order whatever the order of
-        // the portfolio's lists, so the result does not depend on how positions or chains were listed.
+        SortLegs(legs);
+
+        return new CompiledAccount
+        {
+            Portfolio = portfolio, Chains = chains, Stale = stale, Legs = legs, CreditLimit = market.CreditLimit(portfolio.Account), Notes = (IReadOnlyList<string>?)notes ?? Array.Empty<string>(),
+        };
+    }
+
+    /// <summary>
+    /// Sorting by (chain, asset, kind, series, values) makes every sum run in the same order whatever the order of the
+    /// portfolio's lists, so the result does not depend on how positions or chains were listed.
+    /// </summary>
+    internal static void SortLegs(Leg[] legs) =>
         Array.Sort(legs, static (a, b) =>
         {
             var c = a.Chain.CompareTo(b.Chain);
@@ -117,12 +128,6 @@ internal sealed class CompiledAccount
             c = c != 0 ? c : a.Entry.CompareTo(b.Entry);
             return c != 0 ? c : a.Weight.CompareTo(b.Weight);
         });
-
-        return new CompiledAccount
-        {
-            Portfolio = portfolio, Chains = chains, Stale = stale, Legs = legs, CreditLimit = market.CreditLimit(portfolio.Account), Notes = (IReadOnlyList<string>?)notes ?? Array.Empty<string>(),
-        };
-    }
 
     /// <summary>The portfolio's chains in ascending order (what Portfolio.Chains gives, without its LINQ allocations).</summary>
     private static ChainId[] ChainsOf(Portfolio portfolio)

@@ -48,6 +48,65 @@ public sealed class MarginBatch
         return new MarginBatch(market, accounts);
     }
 
+    /// <summary>
+    /// The same accounts against the next price update: legs are remapped to the new market's assets and series (and
+    /// re-sorted, so sums run in the same order as a fresh compile) without walking the portfolios again. The new
+    /// market must use the same <see cref="RiskConfig"/> instance (weights and credit lines are carried over).
+    /// Nothing is computed yet.
+    /// </summary>
+    public MarginBatch Reprice(RiskMarket market, int maxDegreeOfParallelism = -1)
+    {
+        ArgumentNullException.ThrowIfNull(market);
+        if (!ReferenceEquals(market.Config, Market.Config))
+        {
+            throw new ArgumentException("a batch can only be repriced against a market prepared with the same RiskConfig; create a new batch", nameof(market));
+        }
+
+        var oldAssets = Market.Assets;
+        var assetMap = new int[oldAssets.Length];
+        for (var a = 0; a < oldAssets.Length; a++)
+        {
+            assetMap[a] = market.AssetIndexOf(oldAssets[a].Id);
+        }
+
+        var oldSeries = Market.Series;
+        var seriesMap = new int[oldSeries.Length];
+        for (var s = 0; s < oldSeries.Length; s++)
+        {
+            var old = oldSeries[s];
+            seriesMap[s] = market.SeriesIndexOf(assetMap[old.Asset], old.Strike, Market.SeriesExpiry(s), old.IsCall);
+        }
+
+        var stale = market.Snapshot.StaleChains;
+        var accounts = new CompiledAccount[_accounts.Length];
+        Parallel.For(0, _accounts.Length, Options(maxDegreeOfParallelism), i =>
+        {
+            var account = _accounts[i];
+            var legs = (Leg[])account.Legs.Clone();
+            for (var j = 0; j < legs.Length; j++)
+            {
+                legs[j].Asset = assetMap[legs[j].Asset];
+                if (legs[j].Series >= 0)
+                {
+                    legs[j].Series = seriesMap[legs[j].Series];
+                }
+            }
+
+            CompiledAccount.SortLegs(legs);
+            var flags = new bool[account.Chains.Length];
+            for (var c = 0; c < flags.Length && stale.Count > 0; c++)
+            {
+                flags[c] = stale.ContainsKey(account.Chains[c]);
+            }
+
+            accounts[i] = new CompiledAccount
+            {
+                Portfolio = account.Portfolio, Chains = account.Chains, Stale = flags, Legs = legs, CreditLimit = account.CreditLimit, Notes = account.Notes,
+            };
+        });
+        return new MarginBatch(market, accounts);
+    }
+
     public EvmAddress AccountAt(int index) => _accounts[index].Portfolio.Account;
 
     /// <summary>Replaces one account's portfolio (a block changed it); call <see cref="Recompute"/> afterwards.</summary>

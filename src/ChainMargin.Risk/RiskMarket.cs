@@ -24,6 +24,7 @@ public sealed class RiskMarket
     private readonly Dictionary<EvmAddress, double> _credit = [];
     private AssetState[] _assets = [];
     private SeriesState[] _series = [];
+    private DateTimeOffset[] _seriesExpiry = [];
 
     private RiskMarket(MarketSnapshot snapshot, RiskConfig config, PriceHistory? history)
     {
@@ -139,6 +140,15 @@ public sealed class RiskMarket
         }
     }
 
+    /// <summary>The expiry of a registered series (a batch moving to the next price update re-registers by it).</summary>
+    internal DateTimeOffset SeriesExpiry(int series)
+    {
+        lock (_gate)
+        {
+            return _seriesExpiry[series];
+        }
+    }
+
     internal int SeriesIndexOf(int asset, double strike, DateTimeOffset expiry, bool isCall)
     {
         var key = new SeriesKey(asset, strike, expiry.UtcTicks, isCall);
@@ -159,6 +169,10 @@ public sealed class RiskMarket
             var grown = new SeriesState[_series.Length + 1];
             _series.CopyTo(grown, 0);
             grown[^1] = state;
+            var expiries = new DateTimeOffset[grown.Length];
+            _seriesExpiry.CopyTo(expiries, 0);
+            expiries[^1] = expiry;
+            _seriesExpiry = expiries;
             Volatile.Write(ref _series, grown);
             _seriesIndex[key] = grown.Length - 1;
             return grown.Length - 1;

@@ -58,6 +58,32 @@ public class MarginBatchTests
     }
 
     [Fact]
+    public void Reprice_NextPriceUpdate_EqualsAFreshBatch()
+    {
+        var config = Config();
+        var first = Prepare(config: config);
+        var portfolios = Enumerable.Range(0, 150).Select(i => RandomPortfolios.Create(9000 + i, Address(i + 1))).ToList();
+        var batch = MarginBatch.Create(portfolios, first);
+        batch.ComputeAll();
+
+        var moved = Market(eth: 2700m, btc: 64000m, ethVol: 0.95, stale: new Dictionary<ChainId, string> { [ChainB] = "lagging" });
+        var second = Prepare(moved, config);
+        var repriced = batch.Reprice(second);
+        repriced.ComputeAll();
+        var fresh = MarginBatch.Create(portfolios, second);
+        fresh.ComputeAll();
+        var changed = 0;
+        for (var i = 0; i < portfolios.Count; i++)
+        {
+            Assert.Equal(fresh.Get(i).Methods, repriced.Get(i).Methods);
+            changed += batch.Get(i).Headline.Equals(repriced.Get(i).Headline) ? 0 : 1;
+        }
+
+        Assert.True(changed > 100, "a price move should change most accounts");
+        Assert.Throws<ArgumentException>(() => batch.Reprice(Prepare(moved)));
+    }
+
+    [Fact]
     public void Batch_UnpricedAccount_ReportsNullsNotZeros()
     {
         var snapshot = Market(extra: [AssetPrice.Missing(Btc, "feed down")]);
