@@ -278,6 +278,29 @@ public sealed class RpcFaultTests : IClassFixture<ActiveChainFixture>, IDisposab
     }
 
     [Fact]
+    public async Task RetryAfterAsHttpDate_IsMeasuredOnTheClientsClock()
+    {
+        // Bug fixed: the wait until a Retry-After date was measured with the machine's clock, not the TimeProvider.
+        // The client's clock runs ten minutes behind: a date that is "now" for the proxy is ten minutes away for it,
+        // so it waits its longest backoff (1 s); measured on the machine's clock, it retried at once.
+        Proxy.Plan = Once((c => c.Method == "eth_blockNumber", new Fault(FaultKind.TooManyRequests, RetryAt: DateTimeOffset.UtcNow)));
+        var retry = Retry();
+        retry.MaxBackoff = TimeSpan.FromSeconds(1);
+        using var client = new JsonRpcClient([Proxy.Url], retry, new ShiftedClock(TimeSpan.FromMinutes(-10)));
+
+        await client.CallAsync("eth_blockNumber", [], CancellationToken.None);
+
+        var calls = Proxy.Calls.OrderBy(c => c.Sequence).ToList();
+        Assert.Equal(2, calls.Count);
+        Assert.True(calls[1].At - calls[0].At >= TimeSpan.FromMilliseconds(900), $"retried after {(calls[1].At - calls[0].At).TotalMilliseconds:0} ms");
+    }
+
+    private sealed class ShiftedClock(TimeSpan shift) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + shift;
+    }
+
+    [Fact]
     public async Task AllAttemptsFail_ClientThrowsUnavailable_NeverAnEmptyResult()
     {
         Proxy.Plan = _ => new Fault(FaultKind.BadGateway);

@@ -29,7 +29,9 @@ public enum FaultKind
     Truncate,
 }
 
-public sealed record Fault(FaultKind Kind, long Code = 0, string Message = "", int Status = 400, int RetryAfterSeconds = 1, TimeSpan Delay = default);
+/// <summary>A fault; a 429 carries Retry-After as seconds, or as an HTTP date when <paramref name="RetryAt"/> is set.</summary>
+public sealed record Fault(
+    FaultKind Kind, long Code = 0, string Message = "", int Status = 400, int RetryAfterSeconds = 1, TimeSpan Delay = default, DateTimeOffset? RetryAt = null);
 
 /// <summary>One request as the proxy saw it: its order, the (first) method, and the eth_getLogs range if it is one.</summary>
 public sealed record ProxyCall(long Sequence, string Method, long? FromBlock, long? ToBlock, TimeSpan At);
@@ -135,7 +137,9 @@ public sealed class FaultProxy : IAsyncDisposable, IDisposable
                     await WriteAsync(context, fault.Kind == FaultKind.RpcError ? 200 : fault.Status, ErrorBody(body, fault));
                     return;
                 case FaultKind.TooManyRequests:
-                    context.Response.Headers["Retry-After"] = fault.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+                    context.Response.Headers["Retry-After"] = fault.RetryAt is { } at
+                        ? at.ToString("r", CultureInfo.InvariantCulture)
+                        : fault.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
                     await WriteAsync(context, 429, """{"jsonrpc":"2.0","id":null,"error":{"code":-32005,"message":"rate limited"}}""");
                     return;
                 case FaultKind.BadGateway:
