@@ -308,12 +308,28 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
 
     private static async Task<bool> AnyFactStoredAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, BatchContent content, CancellationToken cancellationToken)
     {
-        var command = new NpgsqlCommand(PostgresSql.AnyFactStored, connection, transaction);
+        var tables = new List<string>();
+        AddIf(content.Collateral.Count, "collateral_changes");
+        AddIf(content.PerpPositions.Count, "perp_position_changes");
+        AddIf(content.PerpMarkets.Count, "perp_market_listings");
+        AddIf(content.OptionSeries.Count, "option_series_listings");
+        AddIf(content.OptionPositions.Count, "option_position_changes");
+        AddIf(content.PriceRounds.Count, "price_rounds");
+        AddIf(content.Rejected.Count, "rejected_logs");
+        var command = new NpgsqlCommand(PostgresSql.AnyFactStored(tables), connection, transaction);
         await using (command.ConfigureAwait(false))
         {
             command.Parameters.AddWithValue("chain", content.ChainColumn);
             command.Parameters.Add(new NpgsqlParameter("hashes", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = content.FactBlockHashes.ToArray() });
             return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true;
+        }
+
+        void AddIf(int count, string table)
+        {
+            if (count > 0)
+            {
+                tables.Add(table);
+            }
         }
     }
 

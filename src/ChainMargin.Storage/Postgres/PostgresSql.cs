@@ -55,17 +55,14 @@ internal static class PostgresSql
         returning block_hash, log_index
         """;
 
-    /// <summary>Whether any fact of these blocks is stored already; if none is, the batch is new and goes straight in.</summary>
-    public const string AnyFactStored =
-        """
-        select exists (select 1 from collateral_changes where chain_id = @chain and block_hash = any(@hashes))
-            or exists (select 1 from perp_position_changes where chain_id = @chain and block_hash = any(@hashes))
-            or exists (select 1 from perp_market_listings where chain_id = @chain and block_hash = any(@hashes))
-            or exists (select 1 from option_series_listings where chain_id = @chain and block_hash = any(@hashes))
-            or exists (select 1 from option_position_changes where chain_id = @chain and block_hash = any(@hashes))
-            or exists (select 1 from price_rounds where chain_id = @chain and block_hash = any(@hashes))
-            or exists (select 1 from rejected_logs where chain_id = @chain and block_hash = any(@hashes))
-        """;
+    /// <summary>
+    /// Whether any fact of these blocks is stored already in the given tables (a primary-key probe per block hash);
+    /// if none is, the batch is new and goes straight in.
+    /// </summary>
+    public static string AnyFactStored(IEnumerable<string> tables) =>
+        "select " + string.Join(
+            "\n    or ",
+            tables.Select(t => $"exists (select 1 from {t} where chain_id = @chain and block_hash = any(@hashes))"));
 
     /// <summary>Adds a batch's per-key collateral sums (grouped in memory) to the balances.</summary>
     public const string AddCollateral =
