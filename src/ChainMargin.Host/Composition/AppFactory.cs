@@ -11,7 +11,12 @@ public static class AppFactory
 {
     public static WebApplication Build(string[] args, string? chainsFile = null)
     {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+            WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
+        });
         builder.Configuration.Sources.Clear();
         ChainMarginConfiguration.AddSources(builder.Configuration, args, chainsFile);
         builder.Logging.ClearProviders();
@@ -33,6 +38,8 @@ public static class AppFactory
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
         app.MapOpenApi("/openapi/v1.json");
         app.MapChainMarginApi();
         app.UseHangfireDashboard("/hangfire", new DashboardOptions { Authorization = [new LoopbackOnlyAuthorization()] });
