@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 
 namespace ChainMargin.Risk;
 
@@ -141,19 +142,50 @@ internal static class VarKernel
         // Selection works in place; the explanation needs the losses in scenario order, so it gets a copy first.
         var original = legRequirement.IsEmpty ? null : losses.ToArray();
         var top = TopLargest(losses, take, scratch.Pnl.AsSpan(count, count));
-        for (var i = 0; i < confidences.Count && (2 * i) + 1 < measures.Length; i++)
+
+        // Tail counts, largest first: each partition narrows the previous one, so every k costs O(k), not a sort.
+        Span<int> ks = stackalloc int[confidences.Count + 1];
+        for (var i = 0; i < confidences.Count; i++)
         {
-            var k = TailCount(count, confidences[i]);
-            measures[2 * i] = top[k - 1];
-            measures[(2 * i) + 1] = Mean(top[..k]);
+            ks[i] = TailCount(count, confidences[i]);
         }
 
         var km = TailCount(count, v.MaintenanceConfidence);
-        var maintenanceMeasure = v.MaintenanceMeasure == "VaR" ? top[km - 1] : Mean(top[..km]);
+        ks[^1] = km;
+        Span<double> tailVar = stackalloc double[ks.Length];
+        Span<double> tailEs = stackalloc double[ks.Length];
+        Span<int> order = stackalloc int[ks.Length];
+        for (var i = 0; i < order.Length; i++)
+        {
+            order[i] = i;
+        }
+
+        var keys = ks.ToArray();
+        var orderArray = order.ToArray();
+        Array.Sort(keys, orderArray);
+        for (var j = orderArray.Length - 1; j >= 0; j--)
+        {
+            var k = keys[j];
+            SelectLargest(top, k);
+            top = top[..k];
+            var (min, mean) = MinMean(top);
+
+            // ES is the mean of values that are all >= VaR; the max only absorbs rounding in the last bit.
+            tailVar[orderArray[j]] = min;
+            tailEs[orderArray[j]] = Math.Max(mean, min);
+        }
+
+        for (var i = 0; i < confidences.Count && (2 * i) + 1 < measures.Length; i++)
+        {
+            measures[2 * i] = tailVar[i];
+            measures[(2 * i) + 1] = tailEs[i];
+        }
+
+        var maintenanceMeasure = v.MaintenanceMeasure == "VaR" ? tailVar[^1] : tailEs[^1];
         result.Maintenance = Math.Max(0, maintenanceMeasure);
         result.Initial = result.Maintenance * v.InitialMultiplier;
-        result.ScenarioLoss = top[km - 1];
-        result.ScenarioIndex = original is null ? -1 : Array.IndexOf(original, top[km - 1]);
+        result.ScenarioLoss = tailVar[^1];
+        result.ScenarioIndex = original is null ? -1 : Array.IndexOf(original, tailVar[^1]);
         result.Status = result.Maintenance > 1e-9 ? accountStatus : (MarginStatus)Math.Max((int)accountStatus, (int)MarginStatus.NoRequirement);
 
         if (!legRequirement.IsEmpty && result.Maintenance > 0)
@@ -182,11 +214,14 @@ internal static class VarKernel
             var w = Vector<double>.Count;
             var d = new Vector<double>(delta);
             var h = new Vector<double>(halfGamma);
-            for (; i <= losses.Length - w; i += w)
+            ref var rr = ref MemoryMarshal.GetReference(returns);
+            ref var ll = ref MemoryMarshal.GetReference(losses);
+            var n = Math.Min(losses.Length, returns.Length);
+            for (; i <= n - w; i += w)
             {
-                var r = new Vector<double>(returns.Slice(i, w));
-                var l = new Vector<double>(losses.Slice(i, w));
-                (l - (r * (d + (h * r)))).CopyTo(losses.Slice(i, w));
+                var r = Vector.LoadUnsafe(ref rr, (nuint)i);
+                var l = Vector.LoadUnsafe(ref ll, (nuint)i);
+                (l - (r * (d + (h * r)))).StoreUnsafe(ref ll, (nuint)i);
             }
         }
 
@@ -204,11 +239,14 @@ internal static class VarKernel
         {
             var w = Vector<double>.Count;
             var d = new Vector<double>(delta);
-            for (; i <= losses.Length - w; i += w)
+            ref var rr = ref MemoryMarshal.GetReference(returns);
+            ref var ll = ref MemoryMarshal.GetReference(losses);
+            var n = Math.Min(losses.Length, returns.Length);
+            for (; i <= n - w; i += w)
             {
-                var r = new Vector<double>(returns.Slice(i, w));
-                var l = new Vector<double>(losses.Slice(i, w));
-                (l - (r * d)).CopyTo(losses.Slice(i, w));
+                var r = Vector.LoadUnsafe(ref rr, (nuint)i);
+                var l = Vector.LoadUnsafe(ref ll, (nuint)i);
+                (l - (r * d)).StoreUnsafe(ref ll, (nuint)i);
             }
         }
 
@@ -218,20 +256,22 @@ internal static class VarKernel
         }
     }
 
-    private static double Mean(ReadOnlySpan<double> values)
+    private static (double Min, double Mean) MinMean(ReadOnlySpan<double> values)
     {
         var sum = 0.0;
+        var min = double.PositiveInfinity;
         foreach (var value in values)
         {
             sum += value;
+            min = Math.Min(min, value);
         }
 
-        return sum / values.Length;
+        return (min, sum / values.Length);
     }
 
     /// <summary>
-    /// The k largest values, sorted descending. A sample of every 32nd value gives a threshold that about 1.5 k values
-    /// pass; one well-predicted filtering pass collects them and only those are sorted. If the sample misleads (fewer
+    /// The k largest values, in no order. A sample of every 32nd value gives a threshold that about 1.5 k values
+    /// pass; one well-predicted filtering pass collects them and only those are partitioned. If the sample misleads (fewer
     /// than k pass, or far too many), an exact quickselect does the work. The result is exact either way.
     /// </summary>
     internal static Span<double> TopLargest(Span<double> values, int k, Span<double> buffer)
@@ -269,17 +309,13 @@ internal static class VarKernel
             if (count >= k)
             {
                 var passed = buffer[..count];
-                passed.Sort();
-                passed.Reverse();
+                SelectLargest(passed, k);
                 return passed[..k];
             }
         }
 
         SelectLargest(values, k);
-        var top = values[..k];
-        top.Sort();
-        top.Reverse();
-        return top;
+        return values[..k];
     }
 
     /// <summary>Quickselect: afterwards values[..k] hold the k largest values (in no order). Expected O(n).</summary>
