@@ -298,6 +298,57 @@ public abstract class ChainStoreContract : IAsyncLifetime
         Assert.Equal(Block(25, "x", OtherChain), (await Store.GetCheckpointAsync(OtherChain, None))!.Block);
     }
 
+    [Theory]
+    [InlineData(31)]
+    [InlineData(32)]
+    [InlineData(33)]
+    [InlineData(34)]
+    public async Task CommitAndRollback_RandomHistory_EqualsCleanIndexOfCanonicalFacts(int seed)
+    {
+        // Random batch boundaries, retried (overlapping) batches and two reorgs of random depth, checked against an
+        // independent computation over the facts of the final canonical chain.
+        var random = new Random(seed);
+        var canonical = new List<ChainFact>();
+        var tip = 0L;
+        var forks = new SortedDictionary<long, string>();
+        foreach (var (fork, reorgDepth) in new[] { ("a", 0), ("b", random.Next(1, 15)), ("c", random.Next(1, 25)) })
+        {
+            if (reorgDepth > 0)
+            {
+                var ancestor = tip - reorgDepth;
+                await Store.RollbackToAsync(Block(ancestor, forks.Last(f => f.Key <= ancestor).Value), None);
+                canonical.RemoveAll(f => f.Block.Number > ancestor);
+                tip = ancestor;
+            }
+
+            var facts = Mixed(tip + 1, tip + 30, fork, random.Next());
+            var from = tip + 1;
+            while (from <= tip + 30)
+            {
+                var to = Math.Min(tip + 30, from + random.Next(0, 8));
+                var batch = Batch(from, to, facts.Where(f => f.Block.Number >= from && f.Block.Number <= to), fork);
+                await Store.CommitAsync(batch, None);
+                if (random.Next(3) == 0)
+                {
+                    await Store.CommitAsync(batch, None);
+                }
+
+                from = to + 1;
+            }
+
+            canonical.AddRange(facts);
+
+            // Which fork the blocks from here on belong to, for naming a later rollback's ancestor.
+            forks[tip + 1] = fork;
+            tip += 30;
+        }
+
+        Snapshot.AssertEqual(Snapshot.Expected(canonical), await Snapshot.ReadAsync(Store, Chain));
+        Assert.Equal(canonical.OfType<CollateralChanged>().Count(), await CountRowsAsync("collateral_changes"));
+        Assert.Equal(tip, await CountRowsAsync("blocks"));
+        Assert.Equal(Block(tip, "c"), (await Store.GetCheckpointAsync(Chain, None))!.Block);
+    }
+
     [Fact]
     public async Task RollbackToAsync_BelowEveryFactOfAKey_RemovesTheAggregate()
     {
