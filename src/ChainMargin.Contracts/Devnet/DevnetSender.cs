@@ -91,6 +91,18 @@ public sealed class DevnetSender
         return Queue(contract, input.Data, function.Gas is { } gas && gas > 0 ? gas : CallGas, label);
     }
 
+    /// <summary>
+    /// Signs a call with an explicit nonce without queueing or sending it, e.g. for anvil_reorg to put into a
+    /// replacement block. The sender's own nonce count is not touched.
+    /// </summary>
+    public string SignCall<TFunction>(string contract, TFunction function, BigInteger nonce)
+        where TFunction : FunctionMessage, new()
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        var input = function.CreateTransactionInput(contract);
+        return Sign(nonce, contract, input.Data, function.Gas is { } gas && gas > 0 ? gas : CallGas);
+    }
+
     /// <summary>Queues a raw JSON-RPC request (anvil_setCode, ...), sent in order with the transactions.</summary>
     public void QueueRpc(string method, params object[] parameters) => Enqueue(method, JsonSerializer.SerializeToNode(parameters)!, method);
 
@@ -199,13 +211,18 @@ public sealed class DevnetSender
 
     private string Queue(string? to, string data, BigInteger gas, string label)
     {
-        var transaction = new Transaction1559(_chainId, _nonce, _priorityFee, _maxFee, gas, to ?? "", BigInteger.Zero, data, []);
-        var raw = Signer.SignTransaction(_key, transaction).EnsureHexPrefix();
+        var raw = Sign(_nonce, to, data, gas);
         var hash = Sha3Keccack.Current.CalculateHash(raw.HexToByteArray()).ToHex(prefix: true);
         _nonce++;
         Enqueue("eth_sendRawTransaction", new JsonArray(raw), label);
         _unverified.Add((hash, label));
         return hash;
+    }
+
+    private string Sign(BigInteger nonce, string? to, string data, BigInteger gas)
+    {
+        var transaction = new Transaction1559(_chainId, nonce, _priorityFee, _maxFee, gas, to ?? "", BigInteger.Zero, data, []);
+        return Signer.SignTransaction(_key, transaction).EnsureHexPrefix();
     }
 
     private void Enqueue(string method, JsonNode parameters, string label)
