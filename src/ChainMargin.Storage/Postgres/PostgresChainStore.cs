@@ -8,9 +8,10 @@ using NpgsqlTypes;
 namespace ChainMargin.Storage.Postgres;
 
 /// <summary>
-/// The PostgreSQL store, the system of record. A commit is one transaction: blocks by unnest, facts by binary COPY
-/// into per-session staging tables, then one statement per fact table that inserts the new facts and folds them into
-/// the aggregates, and the checkpoint.
+/// The PostgreSQL store, the system of record. A commit is one transaction: blocks by unnest; facts by binary COPY,
+/// straight into the fact tables when none of the batch's blocks has a stored fact, else through per-session staging
+/// tables that insert only the new ones; the new facts grouped in memory and folded into each aggregate with one
+/// array upsert; the checkpoint.
 /// </summary>
 public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
 {
@@ -379,6 +380,8 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
         {
             foreach (var row in rows)
             {
+                // Synchronous per row on purpose: rows go into Npgsql's write buffer, and an awaited call per row cost
+                // more CPU than the whole row encoding; the buffer is flushed asynchronously by CompleteAsync.
                 importer.StartRow();
                 importer.Write(chain, NpgsqlDbType.Bigint);
                 importer.Write(row.Block.Hash, NpgsqlDbType.Text);
