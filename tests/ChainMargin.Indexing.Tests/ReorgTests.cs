@@ -232,4 +232,42 @@ public sealed class ReorgTests : IClassFixture<ActiveChainFixture>
         Assert.StartsWith("watcher halted", restarted.Status.StaleReason(DateTimeOffset.UtcNow));
         Assert.Equal(before, await IndexRig.ChecksumTextAsync(store.Store, chain));
     }
+
+    [Fact]
+    public async Task ReorgBetweenLogsAndHeaders_StepRefusesToCommitMixedForks_ThenIndexesTheNewOne()
+    {
+        await using var store = await TestStore.CreateAsync();
+        await using var proxy = new FaultProxy(_fixture.RpcUrl);
+        var options = Options();
+        options.RpcUrls = [proxy.Url];
+        using var handle = IndexRig.Watcher(options, store.Store);
+        var trader = await TraderAsync();
+        await IndexRig.CatchUpAsync(handle.Watcher);
+        await ActionsAsync(trader, 4);
+        var head = await _chain.HeadAsync();
+        var raw = await _chain.SignDepositAsync(trader, "USDC", 31_337, head - 2);
+
+        // The step fetches the logs of the old fork; the reorg lands before its headers are read.
+        var state = 0; // 0: no logs read yet, 1: logs read, 2: reorg done
+        proxy.Plan = c =>
+        {
+            if (c.Method == "eth_getLogs")
+            {
+                Interlocked.CompareExchange(ref state, 1, 0);
+                return null;
+            }
+
+            return c.Method == "eth_getBlockByNumber" && Interlocked.CompareExchange(ref state, 2, 1) == 1
+                ? new Fault(FaultKind.Forward, Before: () => _chain.Anvil.ReorgAsync(2, [(raw, 0)]))
+                : null;
+        };
+        var before = await IndexRig.ChecksumTextAsync(store.Store, handle.Watcher.Chain);
+
+        await Assert.ThrowsAsync<InconsistentChainException>(() => handle.Watcher.StepAsync(CancellationToken.None));
+
+        Assert.Single(proxy.Injected);
+        Assert.Equal(before, await IndexRig.ChecksumTextAsync(store.Store, handle.Watcher.Chain));
+        await IndexRig.CatchUpAsync(handle.Watcher);
+        await AssertExactAsync(store, options, trader);
+    }
 }

@@ -27,11 +27,18 @@ public enum FaultKind
 
     /// <summary>Forwards, then answers only the first half of the node's JSON.</summary>
     Truncate,
+
+    /// <summary>Forwards untouched, after running the fault's Before action (e.g. a reorg in the middle of a step).</summary>
+    Forward,
 }
 
-/// <summary>A fault; a 429 carries Retry-After as seconds, or as an HTTP date when <paramref name="RetryAt"/> is set.</summary>
+/// <summary>
+/// A fault; a 429 carries Retry-After as seconds, or as an HTTP date when <paramref name="RetryAt"/> is set.
+/// <paramref name="Before"/> runs before the request is answered or forwarded.
+/// </summary>
 public sealed record Fault(
-    FaultKind Kind, long Code = 0, string Message = "", int Status = 400, int RetryAfterSeconds = 1, TimeSpan Delay = default, DateTimeOffset? RetryAt = null);
+    FaultKind Kind, long Code = 0, string Message = "", int Status = 400, int RetryAfterSeconds = 1, TimeSpan Delay = default,
+    DateTimeOffset? RetryAt = null, Func<Task>? Before = null);
 
 /// <summary>One request as the proxy saw it: its order, the (first) method, and the eth_getLogs range if it is one.</summary>
 public sealed record ProxyCall(long Sequence, string Method, long? FromBlock, long? ToBlock, TimeSpan At);
@@ -128,6 +135,10 @@ public sealed class FaultProxy : IAsyncDisposable, IDisposable
             if (fault is not null)
             {
                 Injected.Enqueue((call, fault));
+                if (fault.Before is { } before)
+                {
+                    await before();
+                }
             }
 
             switch (fault?.Kind)
