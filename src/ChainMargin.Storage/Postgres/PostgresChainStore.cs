@@ -380,8 +380,9 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
         {
             foreach (var row in rows)
             {
-                // Synchronous per row on purpose: rows go into Npgsql's write buffer, and an awaited call per row cost
-                // more CPU than the whole row encoding; the buffer is flushed asynchronously by CompleteAsync.
+                // Synchronous per row on purpose: rows go into Npgsql's write buffer and an awaited call per row cost
+                // more CPU than encoding the row. A full buffer is flushed synchronously (a short blocking write);
+                // CompleteAsync sends the rest.
                 importer.StartRow();
                 importer.Write(chain, NpgsqlDbType.Bigint);
                 importer.Write(row.Block.Hash, NpgsqlDbType.Text);
