@@ -18,7 +18,8 @@ public sealed class RiskMarket
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, (AssetId Canonical, double Haircut)> _variants = new(StringComparer.OrdinalIgnoreCase);
-    private readonly ConcurrentDictionary<AssetId, Resolved> _resolved = new();
+    // Keyed by the symbol string: string keys get the runtime's fast non-randomised hashing, the hot path of a compile.
+    private readonly ConcurrentDictionary<string, Resolved> _resolved = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<AssetId, int> _assetIndex = new();
     private readonly ConcurrentDictionary<SeriesKey, int> _seriesIndex = new();
     private readonly Dictionary<EvmAddress, double> _credit = [];
@@ -103,14 +104,14 @@ public sealed class RiskMarket
     /// <summary>A portfolio's asset symbol resolved once per market: its canonical index, variant haircut, whether configured.</summary>
     internal Resolved Resolve(AssetId asset)
     {
-        if (_resolved.TryGetValue(asset, out var resolved))
+        if (_resolved.TryGetValue(asset.Symbol, out var resolved))
         {
             return resolved;
         }
 
         var (canonical, haircut, configured) = Canonical(asset);
         resolved = new Resolved(AssetIndexOf(canonical), haircut, configured);
-        _resolved.TryAdd(asset, resolved);
+        _resolved.TryAdd(asset.Symbol, resolved);
         return resolved;
     }
 
