@@ -10,8 +10,9 @@ namespace ChainMargin.Aave.Tests;
 /// <summary>
 /// The real Aave V3 on anvil, several users and reserves (6, 8 and 18 decimals), borrows (variable and stable),
 /// repays (partial, below the accrued interest, full), weeks of interest, price moves, e-mode (with and without a
-/// category price source), isolation mode, collateral switched off, and two liquidations (close factor 50% and 100%, one capped by the
-/// user's collateral, one paying the protocol fee and handing aTokens to the liquidator). After every step the
+/// category price source), isolation mode, collateral switched off, and three liquidations (close factor 50% and 100%,
+/// one capped by the user's collateral and handing aTokens to the liquidator, one in e-mode with the category's bonus
+/// and price source, two paying the protocol fee). After every step the
 /// indexer's numbers equal Pool.getUserAccountData for every user at the same block, to the last unit.
 /// </summary>
 public sealed class AaveV3ScenarioTests(ITestOutputHelper output)
@@ -30,7 +31,7 @@ public sealed class AaveV3ScenarioTests(ITestOutputHelper output)
         await m.AddUserAsync("erin", ("WETH", 5m), ("USDC", 100m));
         await m.AddUserAsync("frank", ("WETH", 1m), ("USDC", 1_000m));
         await m.AddUserAsync("gina", ("WBTC", 2m));
-        await m.AddUserAsync("liz", ("USDC", 100_000m));
+        await m.AddUserAsync("liz", ("USDC", 100_000m), ("WETH", 20m));
 
         // Supplies.
         await m.SupplyAsync("dave", "USDC", 200_000m);
@@ -59,7 +60,7 @@ public sealed class AaveV3ScenarioTests(ITestOutputHelper output)
         await m.SetCollateralAsync("frank", "USDC", false);
         await m.BorrowAsync("alice", "USDC", 24_000m);
         await m.BorrowAsync("bob", "USDC", 40_000m);
-        await m.BorrowAsync("carol", "WETH", 15m);
+        await m.BorrowAsync("carol", "WETH", 20m);
         await m.BorrowAsync("erin", "USDC", 3_000m, rateMode: 1);
         await m.BorrowAsync("frank", "USDC", 100m);
         await m.BorrowAsync("gina", "WBTC", 1m);
@@ -121,6 +122,16 @@ public sealed class AaveV3ScenarioTests(ITestOutputHelper output)
         Assert.True(liz.Configuration.IsUsingAsCollateral(m.Reserve("WETH").Id));
         var treasury = afterSecond.Users.Single(u => u.User == m.Deployment.Treasury);
         Assert.True(treasury.Balances.Single(b => b.ReserveId == m.Reserve("WETH").Id).ScaledATokenBalance > 0);
+
+        // USDC falls to $0.30: carol (e-mode 1, WETH priced by the category's own source at 2,990, USDC outside the
+        // category) drops just below 1. Her WETH-for-WETH liquidation takes the category's bonus and price source.
+        await m.SetPriceAsync(m.Reserve("USDC").Asset, 3000_0000);
+        var beforeThird = await m.AssertIndexerMatchesPoolAsync("USDC at 0.30");
+        var third = await LiquidateAndCompareAsync(m, beforeThird, "carol", "WETH", "WETH", receiveAToken: false);
+        Assert.Equal(AaveV3LiquidationRules.DefaultCloseFactor, third.CloseFactor);
+        Assert.Equal(10100, third.LiquidationBonus);
+        Assert.True(third.ProtocolFee > 0);
+        await m.AssertIndexerMatchesPoolAsync("after e-mode liquidation of carol");
 
         // Stable debt repaid in full: the borrowing bit clears with the balance.
         await m.RepayAsync("erin", "USDC", AaveTestMarket.MaxUint, rateMode: 1);

@@ -43,7 +43,16 @@ public sealed class AaveV3Transactor
     public static async Task<AaveV3Transactor> ForKeyAsync(string rpcUrl, ulong chainId, string privateKey)
     {
         var address = new Nethereum.Signer.EthECKey(privateKey).GetPublicAddress();
-        var accounts = await new Web3(rpcUrl).Eth.Accounts.SendRequestAsync().ConfigureAwait(false);
+        string[] accounts;
+        try
+        {
+            accounts = await new Web3(rpcUrl).Eth.Accounts.SendRequestAsync().ConfigureAwait(false) ?? [];
+        }
+        catch (Nethereum.JsonRpc.Client.RpcResponseException)
+        {
+            accounts = []; // providers that refuse eth_accounts hold no keys of ours
+        }
+
         return accounts.Any(a => string.Equals(a, address, StringComparison.OrdinalIgnoreCase))
             ? NodeSigned(rpcUrl, address)
             : new AaveV3Transactor(rpcUrl, chainId, privateKey);
