@@ -29,6 +29,9 @@ public static class ConfigurationKeys
     private static readonly HashSet<string> Foreign = new(StringComparer.OrdinalIgnoreCase)
     {
         "Logging", "AllowedHosts", "urls", "environment", "contentRoot", "applicationName", "Kestrel", "once",
+
+        // Our own environment variables that are not settings (CHAINMARGIN_DEVNET_FILE, CHAINMARGIN_API_KEY ...).
+        "DEVNET_FILE", "DEVNET_DIR", "CONFIG_DIR", "API_KEY", "PG",
     };
 
     /// <summary>Every unknown key, as "Section:Key: reason".</summary>
