@@ -270,4 +270,55 @@ public sealed class ReorgTests : IClassFixture<ActiveChainFixture>
         await IndexRig.CatchUpAsync(handle.Watcher);
         await AssertExactAsync(store, options, trader);
     }
+
+    [Fact]
+    public async Task RunningWatcher_ReorgsWhileItFollowsTheHead_EachDetected_EndsExact()
+    {
+        const int rounds = 4;
+        await using var store = await TestStore.CreateAsync();
+        var options = Options();
+        using var handle = IndexRig.Watcher(options, store.Store);
+        var trader = await TraderAsync();
+        using var cts = new CancellationTokenSource();
+        var run = handle.Watcher.RunAsync(cts.Token);
+        try
+        {
+            for (var round = 0; round < rounds; round++)
+            {
+                await ActionsAsync(trader, 3);
+                await WaitIndexedAtHeadAsync(handle, run);
+                await ReorgWithDepositAsync(trader, 1 + round, 1_000 + round);
+            }
+
+            await _chain.DepositOnlyAsync(trader, "USDC", 5_000);
+            await WaitIndexedAtHeadAsync(handle, run);
+        }
+        finally
+        {
+            await cts.CancelAsync();
+            await run;
+        }
+
+        Assert.Null(handle.Status.Halted);
+        Assert.Equal(rounds, handle.Status.Reorgs);
+        await AssertExactAsync(store, options, trader);
+    }
+
+    /// <summary>Waits until the running watcher has indexed the chain's current head block (same hash).</summary>
+    private async Task WaitIndexedAtHeadAsync(WatcherHandle handle, Task run)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var head = await _chain.Anvil.BlockAsync();
+            if (handle.Status.Indexed is { } indexed && indexed.Number == head.Number && string.Equals(indexed.Hash, head.Hash, StringComparison.OrdinalIgnoreCase))
+            {
+                return;
+            }
+
+            Assert.False(run.IsCompleted, $"the watcher stopped: {handle.Status.Halted}");
+            Assert.True(DateTime.UtcNow < deadline, $"not at head {head.Number} after 30 s: indexed {handle.Status.Indexed}, last error {handle.Status.LastError}");
+            await Task.Delay(20);
+        }
+    }
 }
