@@ -8,9 +8,10 @@ namespace ChainMargin.Indexing;
 /// <summary>Reads block headers (number, hash, parent hash, timestamp), many per JSON-RPC batch.</summary>
 public sealed class BlockHeaders
 {
-    private const int BatchSize = 100;
+    private const int MaxBatchSize = 100;
     private readonly JsonRpcClient _rpc;
     private readonly ChainId _chain;
+    private int _batchSize = MaxBatchSize;
 
     public BlockHeaders(JsonRpcClient rpc, ChainId chain)
     {
@@ -31,11 +32,15 @@ public sealed class BlockHeaders
         return result.ValueKind == JsonValueKind.Null ? null : Parse(result);
     }
 
+    /// <summary>Headers asked for per JSON-RPC batch; lowered for good when the node refuses a batch as too large.</summary>
+    public int BatchSize => Volatile.Read(ref _batchSize);
+
     /// <summary>The headers of [from, to] in order; a block the node does not have is null.</summary>
     public async Task<IndexedBlock?[]> GetRangeAsync(long from, long to, CancellationToken cancellationToken)
     {
         var headers = new IndexedBlock?[to - from + 1];
-        for (var start = from; start <= to; start += BatchSize)
+        var start = from;
+        while (start <= to)
         {
             var end = Math.Min(to, start + BatchSize - 1);
             var requests = new List<RpcRequest>();
@@ -44,14 +49,35 @@ public sealed class BlockHeaders
                 requests.Add(new RpcRequest("eth_getBlockByNumber", [Hex.FromLong(n), false]));
             }
 
-            var results = await _rpc.BatchAsync(requests, cancellationToken).ConfigureAwait(false);
+            JsonElement[] results;
+            try
+            {
+                results = await _rpc.BatchAsync(requests, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RpcNodeException ex) when (requests.Count > 1 && IsBatchRefusal(ex))
+            {
+                // Providers cap batches (10, 50, 100 calls) and refuse the whole batch; asking again for the same
+                // batch would fail forever, so halve it.
+                Volatile.Write(ref _batchSize, Math.Max(1, requests.Count / 2));
+                continue;
+            }
+
             for (var i = 0; i < results.Length; i++)
             {
                 headers[start - from + i] = results[i].ValueKind == JsonValueKind.Null ? null : Parse(results[i]);
             }
+
+            start = end + 1;
         }
 
         return headers;
+    }
+
+    /// <summary>A refusal of the batch itself ("batch size too large", "batch limit exceeded"), not of one of its calls.</summary>
+    public static bool IsBatchRefusal(RpcNodeException error)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        return (error.Message + " " + error.ErrorData).Contains("batch", StringComparison.OrdinalIgnoreCase);
     }
 
     private IndexedBlock Parse(JsonElement block)

@@ -54,4 +54,12 @@ public sealed class LogFetcherTests
     [InlineData("exceed maximum block range: 5000", 500, 250)]
     public void SuggestedSpan_TakesTheProvidersSuggestionElseHalves(string message, long refused, long expected) =>
         Assert.Equal(expected, LogFetcher.SuggestedSpan(new RpcNodeException(-32000, message, null), refused));
+
+    [Theory]
+    [InlineData("batch size too large", true)]
+    [InlineData("Batch of more than 10 requests are not allowed", true)]
+    [InlineData("header not found", false)]
+    [InlineData("query returned more than 10000 results", false)]
+    public void IsBatchRefusal_OnlyRefusalsOfTheBatchItself(string message, bool expected) =>
+        Assert.Equal(expected, BlockHeaders.IsBatchRefusal(new RpcNodeException(-32600, message, null)));
 }

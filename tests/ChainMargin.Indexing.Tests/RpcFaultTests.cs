@@ -223,6 +223,26 @@ public sealed class RpcFaultTests : IClassFixture<ActiveChainFixture>, IDisposab
         await AssertExactAsync(store);
     }
 
+    [Theory]
+    [InlineData(-32600, "batch size too large")]
+    [InlineData(-32005, "Batch of more than 10 requests are not allowed")]
+    public async Task HeaderBatchCap_BatchIsHalved_IndexIsExact(long code, string message)
+    {
+        // Bug fixed: a header batch the provider refused as too large was asked for again unchanged, for ever.
+        Proxy.Plan = c => c.Calls > 10 ? new Fault(FaultKind.RpcError, code, message) : null;
+        await using var store = await TestStore.CreateAsync();
+        using var handle = Watcher(store);
+
+        await IndexRig.CatchUpAsync(handle.Watcher);
+
+        Assert.NotEmpty(Proxy.Injected);
+        var injected = Proxy.Injected.Select(i => i.Call.Sequence).ToHashSet();
+        var served = Proxy.Calls.Where(c => c.Method == "eth_getBlockByNumber" && !injected.Contains(c.Sequence)).ToList();
+        Assert.Contains(served, c => c.Calls > 1);
+        Assert.All(served, c => Assert.True(c.Calls <= 10, $"a batch of {c.Calls} was served"));
+        await AssertExactAsync(store);
+    }
+
     [Fact]
     public async Task Chaos_AFaultEveryFewRequests_IndexIsExact()
     {

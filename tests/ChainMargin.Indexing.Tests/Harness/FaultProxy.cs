@@ -40,8 +40,11 @@ public sealed record Fault(
     FaultKind Kind, long Code = 0, string Message = "", int Status = 400, int RetryAfterSeconds = 1, TimeSpan Delay = default,
     DateTimeOffset? RetryAt = null, Func<Task>? Before = null);
 
-/// <summary>One request as the proxy saw it: its order, the (first) method, and the eth_getLogs range if it is one.</summary>
-public sealed record ProxyCall(long Sequence, string Method, long? FromBlock, long? ToBlock, TimeSpan At);
+/// <summary>
+/// One request as the proxy saw it: its order, the (first) method, the eth_getLogs range if it is one, and how many
+/// calls it carries (a JSON-RPC batch carries several).
+/// </summary>
+public sealed record ProxyCall(long Sequence, string Method, long? FromBlock, long? ToBlock, TimeSpan At, int Calls = 1);
 
 /// <summary>
 /// A JSON-RPC proxy on 127.0.0.1 in front of one node that injects faults chosen per request by <see cref="Plan"/>,
@@ -223,12 +226,13 @@ public sealed class FaultProxy : IAsyncDisposable, IDisposable
             var request = JsonNode.Parse(body);
             var first = request is JsonArray array ? array[0] : request;
             var method = first?["method"]?.GetValue<string>() ?? "?";
+            var calls = request is JsonArray batch ? batch.Count : 1;
             if (method == "eth_getLogs" && first?["params"]?[0] is JsonObject filter)
             {
-                return new ProxyCall(sequence, method, Quantity(filter["fromBlock"]), Quantity(filter["toBlock"]), at);
+                return new ProxyCall(sequence, method, Quantity(filter["fromBlock"]), Quantity(filter["toBlock"]), at, calls);
             }
 
-            return new ProxyCall(sequence, method, null, null, at);
+            return new ProxyCall(sequence, method, null, null, at, calls);
         }
         catch (System.Text.Json.JsonException)
         {
