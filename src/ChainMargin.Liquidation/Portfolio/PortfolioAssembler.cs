@@ -89,7 +89,9 @@ public sealed class PortfolioAssembler
                 continue;
             }
 
-            builder.Collateral.Add(new PortfolioCollateral(row.Chain, "vault:" + row.Venue, token.Asset, new TokenAmount(row.Balance, token.Decimals), row.AsOf));
+            // The token's own symbol goes to the engine: the risk config maps a wrapped or bridged variant (WETH,
+            // USDC.E) to its canonical asset with the variant's haircut.
+            builder.Collateral.Add(new PortfolioCollateral(row.Chain, "vault:" + row.Venue, new AssetId(token.Symbol), new TokenAmount(row.Balance, token.Decimals), row.AsOf));
         }
 
         foreach (var row in rows.Perps)
