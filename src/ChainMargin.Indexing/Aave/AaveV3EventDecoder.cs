@@ -45,6 +45,9 @@ public sealed class AaveV3EventDecoder
     private readonly ChainId _chain;
     private readonly Dictionary<EvmAddress, AaveV3ContractRole> _roles = [];
 
+    // Keyed by the log's own address text (any case), so the hot path parses no address it will not use.
+    private readonly Dictionary<string, (EvmAddress Address, AaveV3ContractRole Role)> _byText = new(StringComparer.OrdinalIgnoreCase);
+
     public AaveV3EventDecoder(ChainId chain) => _chain = chain;
 
     /// <summary>Addresses whose logs we fetch.</summary>
@@ -53,7 +56,11 @@ public sealed class AaveV3EventDecoder
     public static string Topic(string signature) =>
         "0x" + Convert.ToHexStringLower(Sha3Keccack.Current.CalculateHash(Encoding.UTF8.GetBytes(signature)));
 
-    public void Register(EvmAddress contract, AaveV3ContractRole role) => _roles[contract] = role;
+    public void Register(EvmAddress contract, AaveV3ContractRole role)
+    {
+        _roles[contract] = role;
+        _byText[contract.Value] = (contract, role);
+    }
 
     public AaveV3ContractRole? RoleOf(EvmAddress contract) => _roles.TryGetValue(contract, out var role) ? role : null;
 
@@ -67,17 +74,14 @@ public sealed class AaveV3EventDecoder
     public ChainFact? Decode(RawLog log)
     {
         ArgumentNullException.ThrowIfNull(log);
-        var block = new BlockRef(_chain, log.BlockNumber, log.BlockHash.ToLowerInvariant());
-        if (!EvmAddress.TryParse(log.Address, out var contract))
-        {
-            return new RejectedLog(block, log.LogIndex, EvmAddress.Zero, log.Topics.FirstOrDefault() ?? "", $"malformed log address '{log.Address}'");
-        }
-
-        var topic0 = log.Topics.Length > 0 ? log.Topics[0].ToLowerInvariant() : "";
-        if (!_roles.TryGetValue(contract, out var role))
+        if (!_byText.TryGetValue(log.Address, out var known))
         {
             return null;
         }
+
+        var (contract, role) = known;
+        var block = new BlockRef(_chain, log.BlockNumber, IsLower(log.BlockHash) ? log.BlockHash : log.BlockHash.ToLowerInvariant());
+        var topic0 = log.Topics.Length > 0 ? (IsLower(log.Topics[0]) ? log.Topics[0] : log.Topics[0].ToLowerInvariant()) : "";
 
         try
         {
@@ -207,6 +211,19 @@ public sealed class AaveV3EventDecoder
             default:
                 return null;
         }
+    }
+
+    private static bool IsLower(string hex)
+    {
+        foreach (var c in hex)
+        {
+            if (c is >= 'A' and <= 'F')
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static void Need(string[] topics, int count)
