@@ -22,7 +22,9 @@ public sealed class BlockHeaders
     public async Task<long> HeadAsync(CancellationToken cancellationToken)
     {
         var result = await _rpc.CallAsync("eth_blockNumber", [], cancellationToken).ConfigureAwait(false);
-        return Hex.ToLong(result.GetString() ?? throw new RpcTransientException("eth_blockNumber answered null"));
+        return result.ValueKind == JsonValueKind.String
+            ? Hex.ToLong(result.GetString()!)
+            : throw new FormatException($"eth_blockNumber answered {result.ValueKind}, not a hex quantity");
     }
 
     /// <summary>The header at a number, or null when the chain has no such block (it is shorter now).</summary>
@@ -80,12 +82,23 @@ public sealed class BlockHeaders
         return (error.Message + " " + error.ErrorData).Contains("batch", StringComparison.OrdinalIgnoreCase);
     }
 
+    /// <summary>A header from the node's JSON; a malformed one is a <see cref="FormatException"/> naming the field.</summary>
     private IndexedBlock Parse(JsonElement block)
     {
-        var number = Hex.ToLong(block.GetProperty("number").GetString()!);
-        var hash = block.GetProperty("hash").GetString()!.ToLowerInvariant();
-        var parent = block.GetProperty("parentHash").GetString()!.ToLowerInvariant();
-        var timestamp = Hex.ToLong(block.GetProperty("timestamp").GetString()!);
+        if (block.ValueKind != JsonValueKind.Object)
+        {
+            throw new FormatException($"eth_getBlockByNumber answered {block.ValueKind}, not a block");
+        }
+
+        var number = Hex.ToLong(Text(block, "number"));
+        var hash = Text(block, "hash").ToLowerInvariant();
+        var parent = Text(block, "parentHash").ToLowerInvariant();
+        var timestamp = Hex.ToLong(Text(block, "timestamp"));
         return new IndexedBlock(new BlockRef(_chain, number, hash), parent, timestamp);
     }
+
+    private static string Text(JsonElement block, string name) =>
+        block.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
+            ? value.GetString()!
+            : throw new FormatException($"block field '{name}' is missing or not a string");
 }

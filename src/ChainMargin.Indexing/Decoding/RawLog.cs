@@ -9,12 +9,21 @@ public sealed record RawLog(string Address, string[] Topics, string Data, long B
     /// <summary>Reads one log object of an eth_getLogs result; throws <see cref="FormatException"/> naming the bad field.</summary>
     public static RawLog From(JsonElement log)
     {
-        var topics = log.GetProperty("topics");
+        if (log.ValueKind != JsonValueKind.Object)
+        {
+            throw new FormatException($"a log is {log.ValueKind}, not an object");
+        }
+
+        if (!log.TryGetProperty("topics", out var topics) || topics.ValueKind != JsonValueKind.Array)
+        {
+            throw new FormatException("log field 'topics' is missing or not an array");
+        }
+
         var topicArray = new string[topics.GetArrayLength()];
         var i = 0;
         foreach (var topic in topics.EnumerateArray())
         {
-            topicArray[i++] = topic.GetString() ?? throw new FormatException("log topic is null");
+            topicArray[i++] = topic.ValueKind == JsonValueKind.String ? topic.GetString()! : throw new FormatException("a log topic is not a string");
         }
 
         return new RawLog(

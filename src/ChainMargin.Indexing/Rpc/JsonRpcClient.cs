@@ -226,7 +226,11 @@ public sealed class JsonRpcClient : IDisposable
         var seen = 0;
         foreach (var item in root.EnumerateArray())
         {
-            var id = item.GetProperty("id").GetInt64();
+            if (item.ValueKind != JsonValueKind.Object || !item.TryGetProperty("id", out var idElement) || !idElement.TryGetInt64(out var id))
+            {
+                throw new RpcTransientException($"{url} answered a batch item without a numeric id", retryAfter: null);
+            }
+
             var index = id - firstId;
             if (index < 0 || index >= count)
             {

@@ -30,6 +30,9 @@ public enum FaultKind
 
     /// <summary>Forwards untouched, after running the fault's Before action (e.g. a reorg in the middle of a step).</summary>
     Forward,
+
+    /// <summary>Forwards, then answers the node's JSON as changed by the fault's Rewrite (a malformed but parseable answer).</summary>
+    Rewrite,
 }
 
 /// <summary>
@@ -38,7 +41,7 @@ public enum FaultKind
 /// </summary>
 public sealed record Fault(
     FaultKind Kind, long Code = 0, string Message = "", int Status = 400, int RetryAfterSeconds = 1, TimeSpan Delay = default,
-    DateTimeOffset? RetryAt = null, Func<Task>? Before = null);
+    DateTimeOffset? RetryAt = null, Func<Task>? Before = null, Func<JsonNode, JsonNode>? Rewrite = null);
 
 /// <summary>
 /// One request as the proxy saw it: its order, the (first) method, the eth_getLogs range if it is one, and how many
@@ -168,6 +171,10 @@ public sealed class FaultProxy : IAsyncDisposable, IDisposable
             if (fault?.Kind == FaultKind.Truncate)
             {
                 forwarded = forwarded[..(forwarded.Length / 2)];
+            }
+            else if (fault?.Kind == FaultKind.Rewrite && fault.Rewrite is { } rewrite)
+            {
+                forwarded = rewrite(JsonNode.Parse(forwarded)!).ToJsonString();
             }
 
             await WriteAsync(context, 200, forwarded);
