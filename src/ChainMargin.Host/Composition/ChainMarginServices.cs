@@ -1,5 +1,6 @@
 using ChainMargin.Core;
 using ChainMargin.Host.Jobs;
+using ChainMargin.Host.Keeper;
 using ChainMargin.Indexing;
 using ChainMargin.Liquidation.Flagging;
 using ChainMargin.Liquidation.Portfolio;
@@ -59,11 +60,14 @@ public static class ChainMarginServices
                 sp.GetRequiredService<ILogger<MarginService>>());
         });
         services.AddHostedService<WatcherHostedService>();
+        Aave.AaveV3VenueServices.AddAaveV3Venues(services, chains);
+        services.AddChainMarginKeeper(configuration);
         services.AddTransient<MarginSweepJob>();
 
         services.AddHangfire((sp, hangfire) =>
         {
-            hangfire.SetDataCompatibilityLevel(CompatibilityLevel.Version_180).UseSimpleAssemblyNameTypeSerializer().UseRecommendedSerializerSettings();
+            hangfire.SetDataCompatibilityLevel(CompatibilityLevel.Version_180).UseSimpleAssemblyNameTypeSerializer().UseRecommendedSerializerSettings()
+                .UseLogProvider(HangfireLogProvider.Instance);
             if (string.Equals(storage.Provider, StorageOptions.Postgres, StringComparison.OrdinalIgnoreCase))
             {
                 hangfire.UsePostgreSqlStorage(
@@ -169,6 +173,11 @@ public static class ChainMarginServices
             foreach (var (symbol, feed) in chain.Contracts.VolatilityFeeds)
             {
                 registry.AddVolatilityFeed(id, EvmAddress.Parse(feed), new AssetId(symbol));
+            }
+
+            if (!string.IsNullOrWhiteSpace(chain.Contracts.SequencerUptimeFeed))
+            {
+                registry.AddSequencerFeed(id, EvmAddress.Parse(chain.Contracts.SequencerUptimeFeed));
             }
         }
 
