@@ -23,6 +23,7 @@ public static class ConfigurationKeys
         ["Prices"] = typeof(PriceSafetyOptions),
         ["Chains"] = typeof(List<ChainOptions>),
         ["Risk"] = typeof(RiskConfig),
+        ["Keeper"] = typeof(ChainMargin.Liquidation.Keeper.KeeperOptions),
     };
 
     /// <summary>Sections that belong to the framework or the command line and are not ours to check.</summary>

@@ -1,0 +1,110 @@
+using System.Collections.Concurrent;
+using ChainMargin.Core;
+using ChainMargin.Host.Composition;
+using ChainMargin.Liquidation.Flagging;
+using ChainMargin.Liquidation.Keeper;
+using ChainMargin.Risk;
+using Microsoft.Extensions.Options;
+
+namespace ChainMargin.Host.Keeper;
+
+/// <summary>
+/// Runs the keeper in this process when Keeper:Enabled: settles what an earlier run left signed or sent, then reacts to
+/// every recompute of the margin service (the fast path on each committed block, and the sweeps) by liquidating the
+/// accounts it classifies liquidatable, without waiting for a Hangfire queue.
+/// </summary>
+public sealed class KeeperHostedService : BackgroundService
+{
+    private readonly KeeperOptions _options;
+    private readonly MarginService _margin;
+    private readonly KeeperService _keeper;
+    private readonly IServiceProvider _services;
+    private readonly ILogger _log;
+    private readonly ConcurrentDictionary<(ulong Chain, EvmAddress Account), Task> _inFlight = new();
+
+    public KeeperHostedService(IOptions<KeeperOptions> options, MarginService margin, KeeperService keeper, IServiceProvider services, ILogger<KeeperHostedService> log)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options.Value;
+        _margin = margin;
+        _keeper = keeper;
+        _services = services;
+        _log = log;
+    }
+
+    /// <summary>Liquidations started by this service, for metrics and tests.</summary>
+    public long Started { get; private set; }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!_options.Enabled)
+        {
+            return;
+        }
+
+        // The intent table is created by the store's migrations, which the watcher service runs first.
+        var watchers = _services.GetServices<IHostedService>().OfType<WatcherHostedService>().FirstOrDefault();
+        if (watchers is not null)
+        {
+            await watchers.Started.Task.WaitAsync(stoppingToken).ConfigureAwait(false);
+        }
+
+        _log.LogInformation("keeper started ({Mode})", _options.DryRun ? "dry run: nothing is sent" : "live");
+        _ = Task.Run(() => _keeper.ResumeAsync(stoppingToken), stoppingToken);
+        var seen = -1L;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            if (_margin.Recomputes != seen)
+            {
+                seen = _margin.Recomputes;
+                Dispatch(_margin.LatestReports, stoppingToken);
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(50), stoppingToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Starts a liquidation for every liquidatable report's chains, one at a time per account and chain.</summary>
+    public void Dispatch(IEnumerable<MarginReport> reports, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(reports);
+        foreach (var report in reports)
+        {
+            if (_margin.Classify(report) != AccountStates.Liquidatable)
+            {
+                continue;
+            }
+
+            foreach (var candidate in LiquidationCandidate.FromReport(report))
+            {
+                var key = (candidate.Chain.Value, candidate.Account);
+                if (_inFlight.ContainsKey(key))
+                {
+                    continue;
+                }
+
+                Started++;
+                _inFlight[key] = Task.Run(
+                    async () =>
+                    {
+                        try
+                        {
+                            await _keeper.ProcessAsync(candidate, cancellationToken).ConfigureAwait(false);
+                        }
+                        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                        {
+                        }
+                        catch (Exception ex) when (ex is InvalidOperationException or Npgsql.NpgsqlException or Microsoft.Data.Sqlite.SqliteException)
+                        {
+                            _log.LogError("keeper: liquidation of {Account} on chain {Chain} failed: {Error}", candidate.Account, candidate.Chain, ex.Message);
+                        }
+                        finally
+                        {
+                            _inFlight.TryRemove(key, out _);
+                        }
+                    },
+                    cancellationToken);
+            }
+        }
+    }
+}

@@ -1,0 +1,184 @@
+using ChainMargin.Contracts.Devnet;
+using ChainMargin.Liquidation.Keeper;
+
+namespace ChainMargin.Liquidation.Tests.Keeper;
+
+/// <summary>
+/// The keeper against a real anvil chain with the reference protocol and a real PostgreSQL: what is sent, what is
+/// not, and that nothing is sent twice. Every test ends by scanning the captured log lines for key material.
+/// </summary>
+public sealed class KeeperServiceTests(KeeperChainFixture chain) : IClassFixture<KeeperChainFixture>
+{
+    private static readonly string[] Keys = [DevAccounts.RiskSigner.PrivateKey, DevAccounts.Keeper.PrivateKey, DevAccounts.Traders[5].PrivateKey];
+
+    private readonly CapturingLogger _logs = new();
+
+    private static KeeperOptions Live => new() { DryRun = false, MinProfitUsd = 0, ReceiptPollMilliseconds = 20, FollowTimeoutSeconds = 30 };
+
+    [Fact]
+    public async Task ProcessAsync_TwoKeepersOnOneDatabaseAndOneIntent_ExactlyOneTransactionIsSent()
+    {
+        var trader = DevAccounts.Traders[0];
+        await chain.OpenPositionsAsync(trader);
+        var candidate = await chain.CandidateAsync(trader);
+        var nonceBefore = await chain.NonceAsync(DevAccounts.Keeper.Address);
+        var (a, _) = chain.NewKeeper(Live, FixedKeys.Devnet, _logs);
+        var (b, _) = chain.NewKeeper(Live, FixedKeys.Devnet, _logs);
+        using (a)
+        using (b)
+        {
+            var results = await Task.WhenAll(Task.Run(() => a.ProcessAsync(candidate, default)), Task.Run(() => b.ProcessAsync(candidate, default)));
+
+            Assert.Equal(1, a.Broadcasts + b.Broadcasts);
+            Assert.Equal(nonceBefore + 1, await chain.NonceAsync(DevAccounts.Keeper.Address));
+            Assert.All(results, r => Assert.Equal(results[0]!.Id, r!.Id));
+            var settled = results.Single(r => r!.State == IntentStates.Mined)!;
+            Assert.NotNull(settled.MinedBlock);
+            Assert.Empty(await chain.OpenMarketsAsync(trader.Address));
+            Assert.Equal(0, await chain.VaultBalanceAsync(trader.Address, chain.Protocol.Weth));
+        }
+
+        _logs.AssertNoKeyMaterial(Keys);
+    }
+
+    [Fact]
+    public async Task ProcessAsync_SimulationReverts_IntentFailsWithTheReasonAndNothingIsSent()
+    {
+        // Attested by a key the Liquidator does not trust: eth_call reverts "bad signature".
+        var keys = new FixedKeys(DevAccounts.Traders[5].PrivateKey, DevAccounts.Keeper.PrivateKey);
+        var candidate = await chain.CandidateAsync(DevAccounts.Traders[1]);
+        var nonceBefore = await chain.NonceAsync(DevAccounts.Keeper.Address);
+        var (keeper, _) = chain.NewKeeper(Live, keys, _logs);
+        using (keeper)
+        {
+            var intent = await keeper.ProcessAsync(candidate, default);
+
+            Assert.Equal(IntentStates.Failed, intent!.State);
+            Assert.Equal("simulation reverted: bad signature", intent.Reason);
+            Assert.Null(intent.RawTx);
+            Assert.Equal(0, keeper.Broadcasts);
+            Assert.Equal(nonceBefore, await chain.NonceAsync(DevAccounts.Keeper.Address));
+        }
+
+        _logs.AssertNoKeyMaterial(Keys);
+    }
+
+    [Fact]
+    public async Task ProcessAsync_FeeAboveTheChainsCap_NotSentAndAlerted()
+    {
+        var options = Live;
+        options.MaxFeeGwei[KeeperChainFixture.Chain.ToString(System.Globalization.CultureInfo.InvariantCulture)] = 0.000001m;
+        var candidate = await chain.CandidateAsync(DevAccounts.Traders[2]);
+        var nonceBefore = await chain.NonceAsync(DevAccounts.Keeper.Address);
+        var (keeper, _) = chain.NewKeeper(options, FixedKeys.Devnet, _logs);
+        using (keeper)
+        {
+            var intent = await keeper.ProcessAsync(candidate, default);
+
+            Assert.Equal((IntentStates.Skipped, "fee above cap"), (intent!.State, intent.Reason));
+            Assert.Equal(0, keeper.Broadcasts);
+            Assert.Equal(nonceBefore, await chain.NonceAsync(DevAccounts.Keeper.Address));
+            Assert.Contains(_logs.Lines, l => l.StartsWith("Warning", StringComparison.Ordinal) && l.Contains("ALERT", StringComparison.Ordinal) && l.Contains("above the cap", StringComparison.Ordinal));
+        }
+
+        _logs.AssertNoKeyMaterial(Keys);
+    }
+
+    [Fact]
+    public async Task ProcessAsync_KilledRightAfterSending_NewInstanceFindsTheTransactionAndDoesNotSendAgain()
+    {
+        var trader = DevAccounts.Traders[3];
+        await chain.OpenPositionsAsync(trader);
+        var candidate = await chain.CandidateAsync(trader);
+        var nonceBefore = await chain.NonceAsync(DevAccounts.Keeper.Address);
+        await chain.Rpc.SetAutomineAsync(false);
+        try
+        {
+            // The first keeper sends; its transaction waits in the pool. It is stopped as soon as "sent" is stored.
+            var (first, store) = chain.NewKeeper(Live, FixedKeys.Devnet, _logs);
+            using var kill = new CancellationTokenSource();
+            var run = Task.Run(() => first.ProcessAsync(candidate, kill.Token));
+            var key = new ChainMargin.Storage.Intents.IntentKey((long)KeeperChainFixture.Chain, KeeperService.Protocol, trader.Address, candidate.Blocks.For(candidate.Chain)!.Value.Number);
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while ((await store.GetAsync(key, default))?.State != IntentStates.Sent)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the first keeper did not reach sent");
+                await Task.Delay(10);
+            }
+
+            await kill.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+            Assert.Equal(1, first.Broadcasts);
+            first.Dispose();
+
+            // A new instance over the same store: the intent is taken, and resuming finds the pending transaction.
+            var (second, _) = chain.NewKeeper(Live, FixedKeys.Devnet, _logs);
+            using (second)
+            {
+                var again = await second.ProcessAsync(candidate, default);
+                Assert.Equal(IntentStates.Sent, again!.State);
+                var resume = Task.Run(() => second.ResumeAsync(default));
+                await Task.Delay(200);
+                await chain.Rpc.MineAsync();
+                var settled = Assert.Single(await resume);
+
+                Assert.Equal(IntentStates.Mined, settled.State);
+                Assert.Equal(again.TxHash, settled.TxHash);
+                Assert.Equal(0, second.Broadcasts);
+                Assert.Equal(nonceBefore + 1, await chain.NonceAsync(DevAccounts.Keeper.Address));
+                Assert.Empty(await chain.OpenMarketsAsync(trader.Address));
+            }
+        }
+        finally
+        {
+            await chain.Rpc.SetAutomineAsync(true);
+        }
+
+        _logs.AssertNoKeyMaterial(Keys);
+    }
+
+    [Fact]
+    public async Task ProcessAsync_DryRunByDefault_RecordsTheSignedTransactionAndSendsNothing()
+    {
+        var candidate = await chain.CandidateAsync(DevAccounts.Traders[4]);
+        var nonceBefore = await chain.NonceAsync(DevAccounts.Keeper.Address);
+        var (keeper, _) = chain.NewKeeper(new KeeperOptions(), FixedKeys.Devnet, _logs);
+        using (keeper)
+        {
+            var intent = await keeper.ProcessAsync(candidate, default);
+
+            Assert.Equal((IntentStates.Skipped, "dry-run"), (intent!.State, intent.Reason));
+            Assert.StartsWith("0x02", intent.RawTx, StringComparison.Ordinal);
+            Assert.Equal("930000000000000000", intent.HealthWad);
+            Assert.Equal(KeeperService.AttestationNonce(intent.Key).ToString(System.Globalization.CultureInfo.InvariantCulture), intent.AttestationNonce);
+            Assert.Equal(0, keeper.Broadcasts);
+            Assert.Equal(nonceBefore, await chain.NonceAsync(DevAccounts.Keeper.Address));
+        }
+
+        _logs.AssertNoKeyMaterial(Keys);
+    }
+
+    [Fact]
+    public async Task ProcessAsync_PriceUnsafe_SkippedWithTheReasonAndNothingSigned()
+    {
+        var candidate = await chain.CandidateAsync(DevAccounts.Traders[5], priceUnsafe: true);
+        var (keeper, _) = chain.NewKeeper(Live, FixedKeys.Devnet, _logs);
+        using (keeper)
+        {
+            var intent = await keeper.ProcessAsync(candidate, default);
+
+            Assert.Equal((IntentStates.Skipped, "price-unsafe"), (intent!.State, intent.Reason));
+            Assert.Null(intent.RawTx);
+            Assert.Equal(0, keeper.Broadcasts);
+        }
+    }
+
+    [Fact]
+    public void SigningKey_PrintsItsAddressOnly()
+    {
+        var key = new SigningKey(DevAccounts.Keeper.PrivateKey);
+        Assert.Equal("key of " + DevAccounts.Keeper.Address, key.ToString());
+        var bad = Assert.Throws<FormatException>(() => new SigningKey("0x1234zz"));
+        Assert.DoesNotContain("1234zz", bad.Message, StringComparison.Ordinal);
+    }
+}
