@@ -7,9 +7,7 @@ switch (args.Length > 0 ? args[0] : "")
         return MarginBench.Run(args[1..]);
 
     case "indexing":
-        // Placeholder: the indexing benchmark is filled in by its owner.
-        Console.WriteLine("indexing: not implemented yet");
-        return 2;
+        return IndexingBench.Run(args[1..]);
 
     case "keeper":
         // Placeholder: the keeper benchmark is filled in by its owner.

@@ -45,6 +45,7 @@ public sealed class ChainWatcher
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private ChainCheckpoint? _checkpoint;
+    private (long From, long To, Task<List<RawLog>> Logs)? _prefetch;
     private bool _checkpointLoaded;
 
     public ChainWatcher(ChainOptions options, IChainStore store, JsonRpcClient rpc, ChainStatus status, TimeProvider time, ILogger log)
@@ -180,14 +181,14 @@ public sealed class ChainWatcher
         }
 
         var to = Math.Min(target, from + Math.Max(_options.MaxBlocksPerCommit, 1) - 1);
-        await IndexSpanAsync(from, to, head, cancellationToken).ConfigureAwait(false);
+        await IndexSpanAsync(from, to, head, target, cancellationToken).ConfigureAwait(false);
         return to >= target;
     }
 
-    private async Task IndexSpanAsync(long from, long to, long head, CancellationToken cancellationToken)
+    private async Task IndexSpanAsync(long from, long to, long head, long target, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
-        var logs = await _logs.FetchAsync(from, to, cancellationToken).ConfigureAwait(false);
+        var logs = await TakeLogsAsync(from, to, cancellationToken).ConfigureAwait(false);
 
         // Blocks inside the finality window may still be reorged: keep every header there, and check that the logs
         // came from the same fork as the headers. Below it, only the span's last block is needed (the checkpoint).
@@ -240,6 +241,14 @@ public sealed class ChainWatcher
 
         var last = byNumber[to];
         var batch = new ChainBatch(Chain, headers.Select(h => h!).ToArray(), facts, last.Block);
+        // Backfill: fetch the next span while this one commits, so node and database work overlap. Only for a span
+        // wholly below the finality window, whose logs need no hash check against headers read later.
+        var nextTo = Math.Min(target, to + Math.Max(_options.MaxBlocksPerCommit, 1));
+        if (to < target && nextTo < head - _options.FinalityDepth)
+        {
+            _prefetch = (to + 1, nextTo, _logs.FetchAsync(to + 1, nextTo, cancellationToken));
+        }
+
         await _store.CommitAsync(batch, cancellationToken).ConfigureAwait(false);
         _checkpoint = new ChainCheckpoint(last.Block, _time.GetUtcNow());
         Status.Progress(head, last.Block, facts.Count, (int)(to - from + 1), _time.GetUtcNow());
@@ -247,6 +256,25 @@ public sealed class ChainWatcher
             "chain {Chain}: blocks {From}..{To}, {Events} facts in {Ms} ms (range {Range})",
             Chain, from, to, facts.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds, _logs.Range);
         await RaiseAsync(new ChainCommitted(Chain, last.Block, head, (int)(to - from + 1), facts.Count, accounts, pricesChanged, Reorged: false), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The logs of [from, to]: the prefetched ones when they are of exactly this span, else fetched now.</summary>
+    private Task<List<RawLog>> TakeLogsAsync(long from, long to, CancellationToken cancellationToken)
+    {
+        var prefetch = _prefetch;
+        _prefetch = null;
+        if (prefetch is { } p)
+        {
+            if (p.From == from && p.To == to)
+            {
+                return p.Logs;
+            }
+
+            // Not wanted (a failed commit, a rollback, a moved head): its outcome, a failure included, is dropped.
+            _ = p.Logs.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+
+        return _logs.FetchAsync(from, to, cancellationToken);
     }
 
     /// <summary>

@@ -1,0 +1,234 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using ChainMargin.Core;
+using ChainMargin.Indexing;
+using ChainMargin.Indexing.Decoding;
+using ChainMargin.Indexing.Rpc;
+using ChainMargin.Storage;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ChainMargin.Bench;
+
+/// <summary>
+/// The indexing benchmark: seeds vault deposits on a local anvil chain, then measures end-to-end backfill with the real
+/// <see cref="ChainWatcher"/> (eth_getLogs, headers, decode, COPY into a fresh PostgreSQL database, aggregates and
+/// checkpoint in one transaction per step) against the raw limit: the same eth_getLogs sub-ranges with the same
+/// parallelism over plain HTTP, nothing parsed or stored. The raw loop runs right before and right after each
+/// end-to-end run and the faster of the two counts, so the ratio is not flattered by a slow raw pass.
+/// Usage: indexing [--events N] [--per-block N] [--accounts N] [--range N] [--parallelism N] [--commit-blocks N] [--runs N]
+/// </summary>
+internal static class IndexingBench
+{
+    public static int Run(string[] args) => RunAsync(args).GetAwaiter().GetResult();
+
+    private static async Task<int> RunAsync(string[] args)
+    {
+        var events = Option(args, "--events", 150_000);
+        var perBlock = Option(args, "--per-block", 200);
+        var accounts = Option(args, "--accounts", 1_000);
+        var range = Option(args, "--range", 25);
+        var parallelism = Option(args, "--parallelism", 4);
+        var commitBlocks = Option(args, "--commit-blocks", 100);
+        var runs = Option(args, "--runs", 1);
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(20));
+        var ct = cancel.Token;
+
+        Console.WriteLine(Inv($"indexing: {Environment.ProcessorCount} cores; {ProcessCpu.Uptime()} at start"));
+        Console.WriteLine(Inv($"  seeding {events} Deposited events, {perBlock} per block, {accounts} depositors over 3 tokens ..."));
+        await using var chain = await IndexingSeeder.SeedAsync(events, perBlock, accounts, ct).ConfigureAwait(false);
+        Console.WriteLine(Inv($"  seeded blocks {chain.FirstBlock}..{chain.LastBlock} in {chain.SeedTime.TotalSeconds:0.0} s ({chain.Events / chain.SeedTime.TotalSeconds:0} tx/s); {ProcessCpu.Uptime()}"));
+
+        var options = Options(chain, range, parallelism, commitBlocks);
+        var addresses = ChainWatcher.Roles(options.Contracts).Keys.Select(k => k.Value).ToArray();
+        Console.WriteLine(Inv($"  ChainOptions: InitialBlockRange={options.InitialBlockRange} MaxBlockRange={options.MaxBlockRange} Parallelism={options.Parallelism} MaxBlocksPerCommit={options.MaxBlocksPerCommit} Confirmations=0 FinalityDepth={options.FinalityDepth}; {addresses.Length} watched addresses"));
+
+        var endToEnd = new List<double>();
+        var raw = new List<double>();
+        List<byte[]>? bodies = null;
+        for (var run = 1; run <= runs; run++)
+        {
+            var before = await RawAsync(chain, addresses, range, parallelism, keep: bodies is null, ct).ConfigureAwait(false);
+            bodies ??= before.Bodies;
+            var e2e = await EndToEndAsync(chain, options, ct).ConfigureAwait(false);
+            var after = await RawAsync(chain, addresses, range, parallelism, keep: false, ct).ConfigureAwait(false);
+            var rawRate = Math.Max(before.Rate, after.Rate);
+            var rawPerCpu = Math.Max(before.PerCpuSecond, after.PerCpuSecond);
+            endToEnd.Add(e2e.Rate);
+            raw.Add(rawRate);
+            Console.WriteLine(Inv($"  run {run}: end-to-end {e2e.Rate:0} events/s; raw fetch {before.Rate:0} (before) / {after.Rate:0} (after) events/s; ratio {e2e.Rate / rawRate:0.00}; {ProcessCpu.Uptime()}"));
+            Console.WriteLine(Inv($"    per CPU-second of all processes (ours + anvil [+ PostgreSQL]): end-to-end {e2e.PerCpuSecond:0}, raw {rawPerCpu:0}, ratio {e2e.PerCpuSecond / rawPerCpu:0.00}"));
+        }
+
+        Profile(bodies!, options, chain.Events);
+
+        var medianE2e = Median(endToEnd);
+        var medianRaw = Median(raw);
+        Console.WriteLine(Inv($"  {ProcessCpu.Uptime()} at end"));
+        Console.WriteLine(Inv($"indexing: events_per_s={medianE2e:0} raw_fetch_events_per_s={medianRaw:0} ratio={medianE2e / medianRaw:0.00}"));
+        return 0;
+    }
+
+    private static ChainOptions Options(SeededChain chain, int range, int parallelism, int commitBlocks)
+    {
+        var protocol = chain.Protocol;
+        var contracts = new ChainContractsOptions { Vault = protocol.Vault, PerpMarket = protocol.PerpMarket, OptionMarket = protocol.OptionMarket };
+        foreach (var feed in protocol.Feeds)
+        {
+            (feed.Kind == "spot" ? contracts.PriceFeeds : contracts.VolatilityFeeds)[feed.Asset] = feed.Address;
+        }
+
+        return new ChainOptions
+        {
+            Name = "bench",
+            ChainId = IndexingSeeder.ChainId,
+            RpcUrls = [chain.Node.RpcUrl],
+            StartBlock = chain.FirstBlock,
+            Confirmations = 0,
+            FinalityDepth = 64,
+            InitialBlockRange = range,
+            MaxBlockRange = range,
+            Parallelism = parallelism,
+            MaxBlocksPerCommit = commitBlocks,
+            Contracts = contracts,
+        };
+    }
+
+    private static async Task<(double Rate, double PerCpuSecond, List<byte[]>? Bodies)> RawAsync(
+        SeededChain chain, string[] addresses, int range, int parallelism, bool keep, CancellationToken ct)
+    {
+        var self = Process.GetCurrentProcess();
+        var cpu = self.TotalProcessorTime;
+        var anvilCpu = ProcessCpu.Of(chain.Node.ProcessId);
+        var (count, elapsed, bodies) = await RawFetch.RunAsync(new Uri(chain.Node.RpcUrl), addresses, chain.FirstBlock, chain.LastBlock, range, parallelism, keep, ct)
+            .ConfigureAwait(false);
+        if (count != chain.Events)
+        {
+            throw new InvalidOperationException(Inv($"the raw fetch saw {count} logs, {chain.Events} were seeded"));
+        }
+
+        self.Refresh();
+        var total = self.TotalProcessorTime - cpu + ProcessCpu.Of(chain.Node.ProcessId) - anvilCpu;
+        return (count / elapsed.TotalSeconds, count / total.TotalSeconds, bodies);
+    }
+
+    /// <summary>The real watcher into a fresh database, stepped until caught up; returns events per second.</summary>
+    private static async Task<(double Rate, double PerCpuSecond)> EndToEndAsync(SeededChain chain, ChainOptions options, CancellationToken ct)
+    {
+        await using var database = await BenchDatabase.CreateAsync().ConfigureAwait(false);
+        await using var storage = StoreFactory.Create(new StorageOptions { Provider = StorageOptions.Postgres, ConnectionString = database.ConnectionString });
+        await storage.Store.MigrateAsync(ct).ConfigureAwait(false);
+        var store = new TimedStore(storage.Store);
+        var handler = new TimingHandler();
+        using var rpc = new JsonRpcClient(options.RpcUrls, new RpcRetryOptions { MaxConcurrentRequests = Math.Max(8, options.Parallelism) }, TimeProvider.System, handler);
+        var chainId = new ChainId(options.ChainId);
+        var watcher = new ChainWatcher(options, store, rpc, new ChainStatus(chainId, options.Name, TimeSpan.FromMinutes(5)), TimeProvider.System, NullLogger.Instance);
+        long facts = 0;
+        var steps = 0;
+        watcher.Committed += (c, _) =>
+        {
+            facts += c.Events;
+            steps++;
+            return Task.CompletedTask;
+        };
+
+        var self = Process.GetCurrentProcess();
+        var postgresBefore = await database.BackendCpuAsync().ConfigureAwait(false);
+        var cpu = self.TotalProcessorTime;
+        var anvilCpu = ProcessCpu.Of(chain.Node.ProcessId);
+        var allocated = GC.GetTotalAllocatedBytes();
+        var gen2 = GC.CollectionCount(2);
+        var started = Stopwatch.GetTimestamp();
+        while (!await watcher.StepAsync(ct).ConfigureAwait(false))
+        {
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        self.Refresh();
+        var ourCpu = self.TotalProcessorTime - cpu;
+        var anvil = ProcessCpu.Of(chain.Node.ProcessId) - anvilCpu;
+        var postgres = DatabaseCpu(postgresBefore, await database.BackendCpuAsync().ConfigureAwait(false));
+
+        var rows = await database.ScalarAsync("select count(*) from collateral_changes").ConfigureAwait(false);
+        var checkpoint = await database.ScalarAsync("select block_number from chain_checkpoints").ConfigureAwait(false);
+        var balances = await database.ScalarAsync("select count(*) from collateral_balances").ConfigureAwait(false);
+        if (facts != chain.Events || rows != chain.Events || checkpoint != chain.LastBlock)
+        {
+            throw new InvalidOperationException(Inv($"end to end stored {rows} rows ({facts} facts reported), checkpoint {checkpoint}; expected {chain.Events} and {chain.LastBlock}"));
+        }
+
+        var other = elapsed - handler.Busy - store.CommitTime;
+        Console.WriteLine(Inv($"    end-to-end: {rows} rows, {balances} balances, checkpoint {checkpoint}, {steps} commits in {elapsed.TotalMilliseconds:0} ms"));
+        Console.WriteLine(Inv($"    wall: RPC on the wire {handler.Busy.TotalMilliseconds:0} ms ({handler.Requests} requests, {handler.Bytes / 1e6:0.0} MB), commits {store.CommitTime.TotalMilliseconds:0} ms, the rest (JSON parse, decode, batch) {other.TotalMilliseconds:0} ms"));
+        var total = ourCpu + anvil + postgres;
+        Console.WriteLine(Inv($"    CPU: ours {ourCpu.TotalMilliseconds:0} ms, anvil {anvil.TotalMilliseconds:0} ms, PostgreSQL backends {postgres.TotalMilliseconds:0} ms; total {total.TotalMilliseconds:0} ms = {chain.Events / total.TotalSeconds:0} events per CPU-second; allocated {(GC.GetTotalAllocatedBytes() - allocated) / 1e6:0} MB, gen2 GCs {GC.CollectionCount(2) - gen2}"));
+        return (chain.Events / elapsed.TotalSeconds, chain.Events / total.TotalSeconds);
+    }
+
+    /// <summary>Single-threaded CPU cost of the in-process stages on the logs of the chain, from the raw bodies.</summary>
+    private static void Profile(List<byte[]> bodies, ChainOptions options, int events)
+    {
+        var decoder = new EventDecoder(new ChainId(options.ChainId), ChainWatcher.Roles(options.Contracts));
+        for (var pass = 0; pass < 2; pass++)
+        {
+            var parse = TimeSpan.Zero;
+            var read = TimeSpan.Zero;
+            var decode = TimeSpan.Zero;
+            var decoded = 0;
+            foreach (var body in bodies)
+            {
+                var t0 = Stopwatch.GetTimestamp();
+                JsonElement result;
+                using (var document = JsonDocument.Parse(body))
+                {
+                    // As the RPC client does: the result is cloned out of the response document.
+                    result = document.RootElement.GetProperty("result").Clone();
+                }
+
+                var t1 = Stopwatch.GetTimestamp();
+                var logs = new List<RawLog>(result.GetArrayLength());
+                foreach (var item in result.EnumerateArray())
+                {
+                    logs.Add(RawLog.From(item));
+                }
+
+                var t2 = Stopwatch.GetTimestamp();
+                foreach (var log in logs)
+                {
+                    decoded += decoder.Decode(log) is CollateralChanged ? 1 : 0;
+                }
+
+                var t3 = Stopwatch.GetTimestamp();
+                parse += Stopwatch.GetElapsedTime(t0, t1);
+                read += Stopwatch.GetElapsedTime(t1, t2);
+                decode += Stopwatch.GetElapsedTime(t2, t3);
+            }
+
+            if (decoded != events)
+            {
+                throw new InvalidOperationException(Inv($"the profile decoded {decoded} deposits of {events}"));
+            }
+
+            if (pass == 1)
+            {
+                Console.WriteLine(Inv($"  profile (one thread, warm, {events} logs): JSON parse + clone {parse.TotalMilliseconds:0} ms, RawLog.From {read.TotalMilliseconds:0} ms, EventDecoder {decode.TotalMilliseconds:0} ms"));
+            }
+        }
+    }
+
+    private static TimeSpan DatabaseCpu(Dictionary<int, TimeSpan> before, Dictionary<int, TimeSpan> after) => BenchDatabase.CpuBetween(before, after);
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    private static int Option(string[] args, string name, int fallback)
+    {
+        var at = Array.IndexOf(args, name);
+        return at >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+
+    private static string Inv(FormattableString text) => FormattableString.Invariant(text);
+}

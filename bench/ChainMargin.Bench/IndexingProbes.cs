@@ -1,0 +1,323 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using ChainMargin.Core;
+using Npgsql;
+
+namespace ChainMargin.Bench;
+
+/// <summary>
+/// Wraps the HTTP transport of the watcher's RPC client: counts requests and bytes, and measures the wall time during
+/// which at least one request was on the wire (send to last response byte, the body buffered here).
+/// </summary>
+internal sealed class TimingHandler : DelegatingHandler
+{
+    private readonly Lock _gate = new();
+    private int _inFlight;
+    private long _busySince;
+    private long _busyTicks;
+    private long _requests;
+    private long _bytes;
+
+    public TimingHandler()
+        : base(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5), MaxConnectionsPerServer = 64 })
+    {
+    }
+
+    public TimeSpan Busy => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _busyTicks));
+
+    public long Requests => Interlocked.Read(ref _requests);
+
+    public long Bytes => Interlocked.Read(ref _bytes);
+
+    public void Reset()
+    {
+        lock (_gate)
+        {
+            _busyTicks = 0;
+            _requests = 0;
+            _bytes = 0;
+        }
+    }
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (_inFlight++ == 0)
+            {
+                _busySince = Stopwatch.GetTimestamp();
+            }
+        }
+
+        try
+        {
+            var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            await response.Content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
+            Interlocked.Add(ref _bytes, response.Content.Headers.ContentLength ?? 0);
+            Interlocked.Increment(ref _requests);
+            return response;
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                if (--_inFlight == 0)
+                {
+                    _busyTicks += Stopwatch.GetTimestamp() - _busySince;
+                }
+            }
+        }
+    }
+}
+
+/// <summary>Delegates to the real store and times its commits (the whole transaction: COPY, aggregates, checkpoint).</summary>
+internal sealed class TimedStore(IChainStore inner) : IChainStore
+{
+    public TimeSpan CommitTime { get; private set; }
+
+    public int Commits { get; private set; }
+
+    public async Task CommitAsync(ChainBatch batch, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        await inner.CommitAsync(batch, cancellationToken).ConfigureAwait(false);
+        CommitTime += Stopwatch.GetElapsedTime(started);
+        Commits++;
+    }
+
+    public Task MigrateAsync(CancellationToken cancellationToken) => inner.MigrateAsync(cancellationToken);
+
+    public Task<ChainCheckpoint?> GetCheckpointAsync(ChainId chain, CancellationToken cancellationToken) => inner.GetCheckpointAsync(chain, cancellationToken);
+
+    public Task<IReadOnlyList<IndexedBlock>> GetRecentBlocksAsync(ChainId chain, int count, CancellationToken cancellationToken) =>
+        inner.GetRecentBlocksAsync(chain, count, cancellationToken);
+
+    public Task RollbackToAsync(BlockRef ancestor, CancellationToken cancellationToken) => inner.RollbackToAsync(ancestor, cancellationToken);
+
+    public Task<IReadOnlyList<CollateralBalance>> GetCollateralAsync(EvmAddress? account, CancellationToken cancellationToken) =>
+        inner.GetCollateralAsync(account, cancellationToken);
+
+    public Task<IReadOnlyList<PerpPositionRow>> GetPerpPositionsAsync(EvmAddress? account, CancellationToken cancellationToken) =>
+        inner.GetPerpPositionsAsync(account, cancellationToken);
+
+    public Task<IReadOnlyList<OptionPositionRow>> GetOptionPositionsAsync(EvmAddress? account, CancellationToken cancellationToken) =>
+        inner.GetOptionPositionsAsync(account, cancellationToken);
+
+    public Task<IReadOnlyList<PerpMarketRow>> GetPerpMarketsAsync(CancellationToken cancellationToken) => inner.GetPerpMarketsAsync(cancellationToken);
+
+    public Task<IReadOnlyList<OptionSeriesRow>> GetOptionSeriesAsync(CancellationToken cancellationToken) => inner.GetOptionSeriesAsync(cancellationToken);
+
+    public Task<IReadOnlyList<PriceRoundRow>> GetLatestPricesAsync(CancellationToken cancellationToken) => inner.GetLatestPricesAsync(cancellationToken);
+
+    public Task<IReadOnlyList<PriceRoundRow>> GetPriceHistoryAsync(ChainId chain, EvmAddress feed, int limit, CancellationToken cancellationToken) =>
+        inner.GetPriceHistoryAsync(chain, feed, limit, cancellationToken);
+
+    public Task<IReadOnlyList<RejectedLog>> GetRejectedLogsAsync(ChainId chain, CancellationToken cancellationToken) =>
+        inner.GetRejectedLogsAsync(chain, cancellationToken);
+
+    public Task<bool> RecordAccountStateAsync(AccountStateRecord record, CancellationToken cancellationToken) =>
+        inner.RecordAccountStateAsync(record, cancellationToken);
+
+    public Task<IReadOnlyList<AccountStateRecord>> GetAccountStateHistoryAsync(EvmAddress account, CancellationToken cancellationToken) =>
+        inner.GetAccountStateHistoryAsync(account, cancellationToken);
+
+    public Task<IReadOnlyList<AccountStateRecord>> GetCurrentAccountStatesAsync(CancellationToken cancellationToken) =>
+        inner.GetCurrentAccountStatesAsync(cancellationToken);
+}
+
+/// <summary>
+/// The raw limit: eth_getLogs over the same sub-ranges with the same parallelism as the watcher, plain HTTP, the body
+/// read to its last byte and the logs counted by scanning for their "logIndex" key, nothing parsed or stored.
+/// </summary>
+internal static class RawFetch
+{
+    private static readonly byte[] LogIndexKey = "\"logIndex\""u8.ToArray();
+
+    public static async Task<(long Events, TimeSpan Elapsed, List<byte[]>? Bodies)> RunAsync(
+        Uri rpc, IReadOnlyCollection<string> addresses, long from, long to, int range, int parallelism, bool keepBodies, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { Timeout = TimeSpan.FromMinutes(2) };
+        var chunks = new Queue<(long From, long To)>();
+        for (var start = from; start <= to; start += range)
+        {
+            chunks.Enqueue((start, Math.Min(to, start + range - 1)));
+        }
+
+        var bodies = keepBodies ? new List<byte[]>() : null;
+        var address = string.Join(",", addresses.Select(a => "\"" + a.ToLowerInvariant() + "\""));
+        long events = 0;
+        var started = Stopwatch.GetTimestamp();
+        var workers = Enumerable.Range(0, parallelism).Select(async _ =>
+        {
+            var id = 0;
+            while (true)
+            {
+                (long From, long To) chunk;
+                lock (chunks)
+                {
+                    if (!chunks.TryDequeue(out chunk))
+                    {
+                        return;
+                    }
+                }
+
+                var body = string.Create(
+                    CultureInfo.InvariantCulture,
+                    $$"""{"jsonrpc":"2.0","id":{{++id}},"method":"eth_getLogs","params":[{"fromBlock":"0x{{chunk.From:x}}","toBlock":"0x{{chunk.To:x}}","address":[{{address}}]}]}""");
+                using var content = new StringContent(body, Encoding.UTF8);
+                content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+                using var response = await http.PostAsync(rpc, content, cancellationToken).ConfigureAwait(false);
+                response.EnsureSuccessStatusCode();
+                var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+                Interlocked.Add(ref events, Count(bytes));
+                if (bodies is not null)
+                {
+                    lock (bodies)
+                    {
+                        bodies.Add(bytes);
+                    }
+                }
+            }
+        }).ToArray();
+        await Task.WhenAll(workers).ConfigureAwait(false);
+        return (events, Stopwatch.GetElapsedTime(started), bodies);
+    }
+
+    private static long Count(ReadOnlySpan<byte> body)
+    {
+        if (body.IndexOf("\"error\""u8) >= 0 && body.IndexOf("\"result\""u8) < 0)
+        {
+            throw new InvalidOperationException("eth_getLogs failed: " + Encoding.UTF8.GetString(body[..Math.Min(300, body.Length)]));
+        }
+
+        long count = 0;
+        int at;
+        while ((at = body.IndexOf(LogIndexKey)) >= 0)
+        {
+            count++;
+            body = body[(at + LogIndexKey.Length)..];
+        }
+
+        return count;
+    }
+}
+
+/// <summary>A fresh, uniquely named PostgreSQL database for one run, dropped afterwards (the idea of the tests' helper).</summary>
+internal sealed class BenchDatabase : IAsyncDisposable
+{
+    private readonly string _admin;
+
+    private BenchDatabase(string admin, string name, string connectionString)
+    {
+        _admin = admin;
+        Name = name;
+        ConnectionString = connectionString;
+    }
+
+    public string Name { get; }
+
+    public string ConnectionString { get; }
+
+    public static string Server =>
+        Environment.GetEnvironmentVariable("CHAINMARGIN_PG") is { Length: > 0 } fromEnvironment
+            ? fromEnvironment
+            : "Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres";
+
+    public static async Task<BenchDatabase> CreateAsync()
+    {
+        var admin = new NpgsqlConnectionStringBuilder(Server) { Database = "postgres", Pooling = false }.ConnectionString;
+        var name = "cm_bench_" + Guid.NewGuid().ToString("N");
+        await ExecuteAsync(admin, $"create database \"{name}\"").ConfigureAwait(false);
+        return new BenchDatabase(admin, name, new NpgsqlConnectionStringBuilder(Server) { Database = name }.ConnectionString);
+    }
+
+    public async Task<long> ScalarAsync(string sql)
+    {
+        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(ConnectionString) { Pooling = false }.ConnectionString);
+        await using (connection.ConfigureAwait(false))
+        {
+            await connection.OpenAsync().ConfigureAwait(false);
+            var command = new NpgsqlCommand(sql, connection);
+            await using (command.ConfigureAwait(false))
+            {
+                return Convert.ToInt64(await command.ExecuteScalarAsync().ConfigureAwait(false), CultureInfo.InvariantCulture);
+            }
+        }
+    }
+
+    /// <summary>The server processes serving this database now, with the CPU time each has used so far.</summary>
+    public async Task<Dictionary<int, TimeSpan>> BackendCpuAsync()
+    {
+        var cpu = new Dictionary<int, TimeSpan>();
+        var connection = new NpgsqlConnection(_admin);
+        await using (connection.ConfigureAwait(false))
+        {
+            await connection.OpenAsync().ConfigureAwait(false);
+            var command = new NpgsqlCommand("select pid from pg_stat_activity where datname = @name", connection);
+            await using (command.ConfigureAwait(false))
+            {
+                command.Parameters.AddWithValue("name", Name);
+                var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync().ConfigureAwait(false))
+                    {
+                        var pid = reader.GetInt32(0);
+                        cpu[pid] = ProcessCpu.Of(pid);
+                    }
+                }
+            }
+        }
+
+        return cpu;
+    }
+
+    /// <summary>CPU the database's server processes used between two snapshots (processes new since the first count whole).</summary>
+    public static TimeSpan CpuBetween(Dictionary<int, TimeSpan> before, Dictionary<int, TimeSpan> after) =>
+        after.Aggregate(TimeSpan.Zero, (sum, p) => sum + p.Value - before.GetValueOrDefault(p.Key));
+
+    public async ValueTask DisposeAsync() =>
+        await ExecuteAsync(_admin, $"drop database if exists \"{Name}\" with (force)").ConfigureAwait(false);
+
+    private static async Task ExecuteAsync(string connectionString, string sql)
+    {
+        var connection = new NpgsqlConnection(connectionString);
+        await using (connection.ConfigureAwait(false))
+        {
+            await connection.OpenAsync().ConfigureAwait(false);
+            var command = new NpgsqlCommand(sql, connection);
+            await using (command.ConfigureAwait(false))
+            {
+                await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+            }
+        }
+    }
+}
+
+/// <summary>CPU time of a process (ours or anvil) from /proc, in clock ticks of 10 ms.</summary>
+internal static class ProcessCpu
+{
+    public static TimeSpan Of(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            // After the command: state is field 0, utime 11, stime 12 (fields 14 and 15 of proc(5)).
+            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            return TimeSpan.FromMilliseconds(ticks * 10);
+        }
+        catch (IOException)
+        {
+            return TimeSpan.Zero;
+        }
+    }
+
+    public static string Uptime()
+    {
+        var load = File.ReadAllText("/proc/loadavg").Split(' ');
+        return $"load average: {load[0]}, {load[1]}, {load[2]}";
+    }
+}
