@@ -9,6 +9,7 @@ public sealed class TokenRegistry
     private readonly Dictionary<(ulong, EvmAddress), TokenInfo> _tokens = [];
     private readonly Dictionary<(ulong, EvmAddress), AssetId> _feeds = [];
     private readonly Dictionary<(ulong, EvmAddress), AssetId> _volFeeds = [];
+    private readonly Dictionary<ulong, EvmAddress> _sequencerFeeds = [];
 
     public IReadOnlyCollection<TokenInfo> Tokens => _tokens.Values;
 
@@ -21,6 +22,16 @@ public sealed class TokenRegistry
     public void AddPriceFeed(ChainId chain, EvmAddress feed, AssetId asset) => _feeds[(chain.Value, feed)] = asset;
 
     public void AddVolatilityFeed(ChainId chain, EvmAddress feed, AssetId asset) => _volFeeds[(chain.Value, feed)] = asset;
+
+    /// <summary>Registers an L2 chain's sequencer uptime feed (answer 0 = up, 1 = down).</summary>
+    public void AddSequencerFeed(ChainId chain, EvmAddress feed) => _sequencerFeeds[chain.Value] = feed;
+
+    /// <summary>The chain whose sequencer this feed reports, or null when it is not a sequencer uptime feed.</summary>
+    public ChainId? SequencerFeedChain(ChainId chain, EvmAddress feed) =>
+        _sequencerFeeds.TryGetValue(chain.Value, out var f) && f == feed ? chain : null;
+
+    public IEnumerable<(ChainId Chain, EvmAddress Feed)> SequencerFeeds =>
+        _sequencerFeeds.Select(f => (new ChainId(f.Key), f.Value));
 
     public TokenInfo? Token(ChainId chain, EvmAddress address) => _tokens.GetValueOrDefault((chain.Value, address));
 

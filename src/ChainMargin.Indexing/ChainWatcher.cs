@@ -95,6 +95,9 @@ public sealed class ChainWatcher
             Add(feed, ContractRole.PriceFeed, "VolatilityFeeds:" + symbol);
         }
 
+        // An L2 sequencer uptime feed logs rounds like a price feed (answer 0 = up, 1 = down).
+        Add(contracts.SequencerUptimeFeed, ContractRole.PriceFeed, "SequencerUptimeFeed");
+
         return roles;
     }
 

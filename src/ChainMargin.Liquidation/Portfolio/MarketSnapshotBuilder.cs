@@ -1,45 +1,120 @@
 using System.Globalization;
 using ChainMargin.Core;
+using ChainMargin.Liquidation.Oracles;
+using ChainMargin.Risk;
 
 namespace ChainMargin.Liquidation.Portfolio;
 
-/// <summary>Price checks applied to every feed answer before the engine may use it.</summary>
+/// <summary>Price checks applied to every feed answer before the engine may use it (config section "Prices").</summary>
 public sealed class PriceSafetyOptions
 {
-    /// <summary>A round older than this is stale (the feed's heartbeat plus a buffer).</summary>
+    /// <summary>A round older than this is stale, for feeds without a configured heartbeat.</summary>
     public TimeSpan MaxAge { get; set; } = TimeSpan.FromHours(25);
+
+    /// <summary>Added to a feed's HeartbeatSeconds: the slack a healthy feed may take to publish.</summary>
+    public TimeSpan HeartbeatBuffer { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>The same asset priced on several chains must agree within this fraction of the lower price.</summary>
     public double CrossChainTolerance { get; set; } = 0.02;
+
+    /// <summary>Default limit on the move between consecutive rounds of a feed (0.25 = 25%).</summary>
+    public double MaxJumpFraction { get; set; } = 0.25;
+
+    /// <summary>After an L2 sequencer comes back up, its chain's prices stay unsafe for this long.</summary>
+    public TimeSpan SequencerGracePeriod { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>The lowest annualised volatility used when it comes from realised (EWMA) history.</summary>
+    public double VolatilityFloor { get; set; } = 0.10;
+
+    /// <summary>Rounds read per feed for the jump check, the price history and EWMA volatility.</summary>
+    public int HistoryRounds { get; set; } = 2_000;
+
+    /// <summary>Most observations of the price history handed to VaR (one per Risk:Var:ReturnIntervalDays).</summary>
+    public int MaxHistoryObservations { get; set; } = 365;
+
+    /// <summary>Per-asset feed checks (heartbeat, bounds, jump limit), optionally per chain.</summary>
+    public Dictionary<string, FeedSafetyOptions> Feeds { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Every problem, each naming its key (Prices:Feeds:ETH:MaxAnswer ...). Empty when usable.</summary>
+    public IReadOnlyList<string> Validate() => PriceSafetyValidation.Validate(this);
 }
 
+/// <summary>What the oracle layer hands the engine: the snapshot, the price history (null when too short), and alerts.</summary>
+public sealed record OracleMarket(MarketSnapshot Snapshot, PriceHistory? History, IReadOnlyList<string> Alerts);
+
 /// <summary>
-/// Turns the latest indexed feed rounds into the engine's <see cref="MarketSnapshot"/>: one USD price per canonical
-/// asset with its sources, safety state and reason, and implied volatilities from the volatility feeds.
+/// Turns indexed feed rounds into the engine's <see cref="MarketSnapshot"/>: one USD price per canonical asset with its
+/// sources, safety state and reason, volatilities (implied feed, else EWMA realised with a floor), and the price
+/// history for VaR. A bad input never stops anything: it makes the price unsafe with its reason (so every result that
+/// depends on it says why and liquidations pause) and raises an alert.
 /// </summary>
 public sealed class MarketSnapshotBuilder
 {
+    private static readonly IReadOnlyDictionary<(ChainId, EvmAddress), IReadOnlyList<PriceRoundRow>> NoHistory =
+        new Dictionary<(ChainId, EvmAddress), IReadOnlyList<PriceRoundRow>>();
+
     private readonly TokenRegistry _registry;
     private readonly PriceSafetyOptions _safety;
+    private readonly VarOptions _var;
 
     public MarketSnapshotBuilder(TokenRegistry registry, PriceSafetyOptions safety)
+        : this(registry, safety, null)
     {
-        _registry = registry;
-        _safety = safety;
     }
 
-    public MarketSnapshot Build(IReadOnlyList<PriceRoundRow> rounds, DateTimeOffset now, IReadOnlyDictionary<ChainId, string> staleChains)
+    public MarketSnapshotBuilder(TokenRegistry registry, PriceSafetyOptions safety, VarOptions? var)
+    {
+        ArgumentNullException.ThrowIfNull(safety);
+        var errors = safety.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException("invalid Prices configuration: " + string.Join("; ", errors), nameof(safety));
+        }
+
+        _registry = registry;
+        _safety = safety;
+        _var = var ?? new VarOptions();
+    }
+
+    /// <summary>The snapshot from the latest rounds alone (no jump check, no history).</summary>
+    public MarketSnapshot Build(IReadOnlyList<PriceRoundRow> rounds, DateTimeOffset now, IReadOnlyDictionary<ChainId, string> staleChains) =>
+        Build(rounds, NoHistory, now, staleChains).Snapshot;
+
+    /// <summary>
+    /// The snapshot, history and alerts from the latest round of every feed and each feed's stored rounds (oldest
+    /// first, as <see cref="IChainStore.GetPriceHistoryAsync"/> returns them).
+    /// </summary>
+    public OracleMarket Build(
+        IReadOnlyList<PriceRoundRow> rounds,
+        IReadOnlyDictionary<(ChainId, EvmAddress), IReadOnlyList<PriceRoundRow>> history,
+        DateTimeOffset now,
+        IReadOnlyDictionary<ChainId, string> staleChains)
     {
         ArgumentNullException.ThrowIfNull(rounds);
-        var quotes = new Dictionary<AssetId, List<(PriceRoundRow Row, string? Problem)>>();
-        var vols = new Dictionary<AssetId, AssetVolatility>();
+        ArgumentNullException.ThrowIfNull(history);
+        ArgumentNullException.ThrowIfNull(staleChains);
+        var alerts = new List<string>();
+        var sequencers = SequencerProblems(rounds, now);
+        var quotes = new Dictionary<AssetId, List<Quote>>();
+        var implied = new Dictionary<AssetId, AssetVolatility>();
+        var impliedProblems = new Dictionary<AssetId, string>();
         foreach (var row in rounds)
         {
+            var feedHistory = history.GetValueOrDefault((row.Chain, row.Feed)) ?? [];
             if (_registry.VolatilityFeedAsset(row.Chain, row.Feed) is { } volAsset)
             {
-                if (row.Answer.Sign > 0)
+                var limits = FeedLimits.ForFeed(_safety, volAsset, row.Chain);
+                if (row.Answer.Sign <= 0)
                 {
-                    vols[volAsset] = new AssetVolatility(volAsset, Units.ToDouble(row.Answer, PortfolioAssembler.FeedDecimals), $"implied feed {row.Feed} on chain {row.Chain}");
+                    impliedProblems[volAsset] = Invariant($"implied-vol feed {row.Feed} on chain {row.Chain} answered {row.Answer}");
+                }
+                else if (now - DateTimeOffset.FromUnixTimeSeconds(row.UpdatedAt) > limits.MaxAge)
+                {
+                    impliedProblems[volAsset] = Invariant($"implied-vol feed {row.Feed} on chain {row.Chain} is stale");
+                }
+                else
+                {
+                    implied[volAsset] = new AssetVolatility(volAsset, Units.ToDouble(row.Answer, PortfolioAssembler.FeedDecimals), $"implied feed {row.Feed} on chain {row.Chain}");
                 }
 
                 continue;
@@ -56,54 +131,197 @@ public sealed class MarketSnapshotBuilder
                 quotes[asset] = list;
             }
 
-            list.Add((row, Problem(row, now, staleChains)));
+            var problems = Problems(asset, row, feedHistory, now, staleChains, sequencers);
+            list.Add(new Quote(row, LastGood(row, feedHistory), problems));
+            alerts.AddRange(problems.Select(p => $"{asset}: {p}"));
         }
 
         var prices = new Dictionary<AssetId, AssetPrice>();
         foreach (var (asset, list) in quotes)
         {
-            prices[asset] = Combine(asset, list);
+            var price = Combine(asset, list, out var disagreement);
+            if (disagreement is not null)
+            {
+                alerts.Add($"{asset}: {disagreement}");
+            }
+
+            prices[asset] = price;
         }
 
-        return new MarketSnapshot(now, prices, vols, staleChains);
+        var interval = TimeSpan.FromDays(_var.ReturnIntervalDays);
+        var roundsByAsset = _registry.PriceFeeds
+            .GroupBy(f => f.Asset)
+            .ToDictionary(
+                g => g.Key,
+                g => (IReadOnlyList<IReadOnlyList<PriceRoundRow>>)g.Select(f => history.GetValueOrDefault((f.Chain, f.Feed)) ?? []).ToArray());
+        var priceHistory = OracleHistory.Sample(roundsByAsset, now, interval, _safety.MaxHistoryObservations);
+
+        var vols = new Dictionary<AssetId, AssetVolatility>(implied);
+        foreach (var asset in _registry.VolatilityFeeds.Select(f => f.Asset).Concat(quotes.Keys).Distinct())
+        {
+            if (vols.ContainsKey(asset))
+            {
+                continue;
+            }
+
+            var why = impliedProblems.TryGetValue(asset, out var p) ? p + "; " : "";
+            if (priceHistory is not null && priceHistory.Prices.TryGetValue(asset, out var series) &&
+                OracleHistory.EwmaVolatility(series, _var.Lambda, interval) is { } ewma)
+            {
+                var floored = ewma < _safety.VolatilityFloor;
+                vols[asset] = new AssetVolatility(asset, Math.Max(ewma, _safety.VolatilityFloor),
+                    why + Invariant($"EWMA realised (lambda {_var.Lambda}, {series.Length} observations): {ewma:0.####}") +
+                    (floored ? Invariant($", floored at {_safety.VolatilityFloor:0.####}") : ""));
+            }
+            else if (why.Length > 0)
+            {
+                alerts.Add($"{asset}: {p}; no price history for realised volatility");
+            }
+        }
+
+        return new OracleMarket(new MarketSnapshot(now, prices, vols, staleChains), priceHistory, alerts);
     }
 
-    private AssetPrice Combine(AssetId asset, List<(PriceRoundRow Row, string? Problem)> quotes)
+    private AssetPrice Combine(AssetId asset, List<Quote> quotes, out string? disagreement)
     {
+        disagreement = null;
         var sources = quotes.Select(q => q.Row.AsOf).ToArray();
-        var problems = quotes.Where(q => q.Problem is not null).Select(q => q.Problem!).ToArray();
-        if (problems.Length > 0)
+        var problems = quotes.SelectMany(q => q.Problems).ToList();
+        var values = quotes.Where(q => q.Value is not null).Select(q => q.Value!.Value).ToArray();
+        if (values.Length == 0)
         {
-            var usable = quotes.Where(q => q.Row.Answer.Sign > 0).Select(q => (decimal?)Units.ToReported(Units.ToDouble(q.Row.Answer, PortfolioAssembler.FeedDecimals), 8)).Min();
-            return new AssetPrice(asset, usable, PriceStatus.Unsafe, string.Join("; ", problems), sources);
+            return new AssetPrice(asset, null, PriceStatus.Unsafe, string.Join("; ", problems), sources);
         }
 
-        var values = quotes.Select(q => Units.ToDouble(q.Row.Answer, PortfolioAssembler.FeedDecimals)).ToArray();
         var low = values.Min();
         var high = values.Max();
         if (high - low > _safety.CrossChainTolerance * low)
         {
-            // Disagreeing chains: value conservatively at the lower price and mark it, so liquidations pause.
-            return new AssetPrice(asset, Units.ToReported(low, 8), PriceStatus.Unsafe,
-                string.Create(CultureInfo.InvariantCulture, $"{asset} prices disagree across chains: {low:0.########} to {high:0.########}"), sources);
+            // Disagreeing chains: value at the lowest price (conservative for collateral), say the highest in the
+            // reason (what a liability would be worth), and mark it so liquidations pause until they agree.
+            disagreement = Invariant($"prices disagree across chains by more than {_safety.CrossChainTolerance * 100:0.###}%: {low:0.########} to {high:0.########}; valued at the lowest");
+            problems.Add(disagreement);
         }
 
-        return new AssetPrice(asset, Units.ToReported(low, 8), PriceStatus.Safe, null, sources);
+        return problems.Count > 0
+            ? new AssetPrice(asset, Units.ToReported(low, 8), PriceStatus.Unsafe, string.Join("; ", problems), sources)
+            : new AssetPrice(asset, Units.ToReported(low, 8), PriceStatus.Safe, null, sources);
     }
 
-    private string? Problem(PriceRoundRow row, DateTimeOffset now, IReadOnlyDictionary<ChainId, string> staleChains)
+    private List<string> Problems(
+        AssetId asset,
+        PriceRoundRow row,
+        IReadOnlyList<PriceRoundRow> history,
+        DateTimeOffset now,
+        IReadOnlyDictionary<ChainId, string> staleChains,
+        Dictionary<ChainId, string> sequencers)
     {
+        var limits = FeedLimits.ForFeed(_safety, asset, row.Chain);
+        var where = Invariant($"feed {row.Feed} on chain {row.Chain}");
+        var problems = new List<string>();
+        var usd = Units.ToDouble(row.Answer, PortfolioAssembler.FeedDecimals);
         if (row.Answer.Sign <= 0)
         {
-            return string.Create(CultureInfo.InvariantCulture, $"feed {row.Feed} on chain {row.Chain} answered {row.Answer} (not positive)");
+            problems.Add(Invariant($"{where} answered {usd:0.########} (not positive)"));
         }
 
-        var age = now - DateTimeOffset.FromUnixTimeSeconds(row.UpdatedAt);
-        if (age > _safety.MaxAge)
+        if (row.UpdatedAt <= 0)
         {
-            return string.Create(CultureInfo.InvariantCulture, $"feed {row.Feed} on chain {row.Chain} is stale: updated {age.TotalMinutes:0} min ago");
+            problems.Add($"{where} has no updatedAt");
+        }
+        else
+        {
+            var age = now - DateTimeOffset.FromUnixTimeSeconds(row.UpdatedAt);
+            if (age > limits.MaxAge)
+            {
+                problems.Add(Invariant($"{where} is stale: updated {age.TotalMinutes:0} min ago, limit {limits.MaxAge.TotalMinutes:0} min"));
+            }
         }
 
-        return staleChains.TryGetValue(row.Chain, out var why) ? $"chain {row.Chain} is stale: {why}" : null;
+        if (row.Answer.Sign > 0)
+        {
+            // Compared in double: an int256 answer can be beyond decimal's range.
+            if (limits.MinAnswer is { } min && usd <= (double)min)
+            {
+                problems.Add(Invariant($"{where} is at its lower bound {min} (answered {usd:0.########})"));
+            }
+
+            if (limits.MaxAnswer is { } max && usd >= (double)max)
+            {
+                problems.Add(Invariant($"{where} is at its upper bound {max} (answered {usd:0.########})"));
+            }
+
+            if (Previous(row, history) is { } previous && previous.Answer.Sign > 0)
+            {
+                var before = Units.ToDouble(previous.Answer, PortfolioAssembler.FeedDecimals);
+                var jump = Math.Abs(usd - before) / before;
+                if (jump > limits.MaxJumpFraction)
+                {
+                    problems.Add(Invariant($"{where} jumped {jump * 100:0.#}% from the previous round ({before:0.########} to {usd:0.########}), limit {limits.MaxJumpFraction * 100:0.###}%"));
+                }
+            }
+        }
+
+        if (sequencers.TryGetValue(row.Chain, out var sequencer))
+        {
+            problems.Add(sequencer);
+        }
+
+        if (staleChains.TryGetValue(row.Chain, out var why))
+        {
+            problems.Add($"chain {row.Chain} is stale: {why}");
+        }
+
+        return problems;
     }
+
+    /// <summary>The value a quote contributes: its answer when positive, else the feed's last positive round.</summary>
+    private static double? LastGood(PriceRoundRow row, IReadOnlyList<PriceRoundRow> history)
+    {
+        if (row.Answer.Sign > 0)
+        {
+            return Units.ToDouble(row.Answer, PortfolioAssembler.FeedDecimals);
+        }
+
+        var good = history.LastOrDefault(r => r.RoundId < row.RoundId && r.Answer.Sign > 0);
+        return good is null ? null : Units.ToDouble(good.Answer, PortfolioAssembler.FeedDecimals);
+    }
+
+    private static PriceRoundRow? Previous(PriceRoundRow row, IReadOnlyList<PriceRoundRow> history) =>
+        history.LastOrDefault(r => r.RoundId < row.RoundId);
+
+    /// <summary>
+    /// Chains whose prices are unsafe because of their L2 sequencer (uptime feed answer 0 = up, 1 = down; the round's
+    /// time is when the status changed): down, up for less than the grace period, or no status indexed yet.
+    /// </summary>
+    private Dictionary<ChainId, string> SequencerProblems(IReadOnlyList<PriceRoundRow> rounds, DateTimeOffset now)
+    {
+        var problems = new Dictionary<ChainId, string>();
+        foreach (var (chain, feed) in _registry.SequencerFeeds)
+        {
+            var row = rounds.FirstOrDefault(r => r.Chain == chain && r.Feed == feed);
+            if (row is null)
+            {
+                problems[chain] = Invariant($"sequencer uptime feed {feed} on chain {chain} has no round yet");
+            }
+            else if (!row.Answer.IsZero)
+            {
+                problems[chain] = Invariant($"sequencer of chain {chain} is down (uptime feed {feed} round {row.RoundId})");
+            }
+            else
+            {
+                var up = now - DateTimeOffset.FromUnixTimeSeconds(row.UpdatedAt);
+                if (up < _safety.SequencerGracePeriod)
+                {
+                    problems[chain] = Invariant($"sequencer of chain {chain} is up for {up.TotalSeconds:0} s only, inside the grace period of {_safety.SequencerGracePeriod.TotalSeconds:0} s");
+                }
+            }
+        }
+
+        return problems;
+    }
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    private sealed record Quote(PriceRoundRow Row, double? Value, List<string> Problems);
 }
