@@ -3,6 +3,7 @@ using System.Numerics;
 using ChainMargin.Contracts.Aave;
 using ChainMargin.Contracts.Devnet;
 using ChainMargin.Core;
+using ChainMargin.Host.Aave;
 using ChainMargin.Indexing.Aave;
 using ChainMargin.Indexing.Rpc;
 using ChainMargin.Risk.Aave;

@@ -1,4 +1,5 @@
 using ChainMargin.Core;
+using ChainMargin.Host.Aave;
 using ChainMargin.Risk;
 using ChainMargin.Risk.Aave;
 using Xunit;

@@ -1,5 +1,6 @@
 using System.Numerics;
 using ChainMargin.Core;
+using ChainMargin.Host.Aave;
 using ChainMargin.Indexing.Aave;
 using ChainMargin.Risk.Aave;
 using Xunit;

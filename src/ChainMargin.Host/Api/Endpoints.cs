@@ -27,7 +27,7 @@ public static class Endpoints
             }
 
             var report = await margin.ComputeAsync(account, ct).ConfigureAwait(false);
-            return Results.Ok(HealthResponse.From(report, margin.Classify(report), chains, time.GetUtcNow()));
+            return Results.Ok(HealthResponse.From(report, margin.Classify(report), chains, time.GetUtcNow()) with { Venues = margin.VenueHealthOf(account) });
         }).WithName("GetAccountHealth");
 
         v1.MapGet("/accounts/{address}/state", async (string address, IChainStore store, CancellationToken ct) =>
@@ -223,6 +223,9 @@ public sealed record HealthResponse(
     IReadOnlyList<ChainStatusResponse> StaleChains,
     DateTimeOffset ValuedAt)
 {
+    /// <summary>Each venue's own health on its chain (where that venue would liquidate), beside the cross-chain health.</summary>
+    public IReadOnlyList<VenueHealth> Venues { get; init; } = [];
+
     public static HealthResponse From(MarginReport report, string state, ChainStatusRegistry chains, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(report);
