@@ -70,6 +70,9 @@ public sealed class ChainContractsOptions
     /// <summary>Implied-volatility feed address by underlying symbol.</summary>
     public Dictionary<string, string> VolatilityFeeds { get; set; } = [];
 
+    /// <summary>On an L2: the Chainlink sequencer uptime feed; while the sequencer is down or just back, prices are unsafe.</summary>
+    public string? SequencerUptimeFeed { get; set; }
+
     /// <summary>An Aave V3 market on this chain, whose accounts join the cross-chain portfolios (optional).</summary>
     public Aave.AaveV3Options? AaveV3 { get; set; }
 }

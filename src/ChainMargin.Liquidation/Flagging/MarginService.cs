@@ -37,12 +37,14 @@ public sealed class MarginService : IDisposable
     private readonly RiskConfig _risk;
     private readonly FlagOptions _flags;
     private readonly MarketSnapshotBuilder _snapshots;
+    private readonly PriceSafetyOptions _safety;
     private readonly Func<DateTimeOffset, IReadOnlyDictionary<ChainId, string>> _staleChains;
     private readonly IReadOnlyList<ChainId> _chains;
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private readonly ConcurrentDictionary<EvmAddress, MarginReport> _latest = new();
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private IReadOnlyList<string> _alerts = [];
 
     public MarginService(
         IChainStore store,
@@ -59,7 +61,9 @@ public sealed class MarginService : IDisposable
         _registry = registry;
         _risk = risk;
         _flags = flags;
-        _snapshots = new MarketSnapshotBuilder(registry, safety);
+        ArgumentNullException.ThrowIfNull(risk);
+        _snapshots = new MarketSnapshotBuilder(registry, safety, risk.Var);
+        _safety = safety;
         _chains = chains;
         _staleChains = staleChains;
         _time = time;
@@ -87,6 +91,9 @@ public sealed class MarginService : IDisposable
     public IReadOnlyList<VenueHealth> VenueHealthOf(EvmAddress account) =>
         PortfolioEnricher?.Invoke(account, Core.Portfolio.Empty(account)).VenueHealth ?? [];
 
+    /// <summary>The price alerts of the last market prepared (stale, bound, jump, sequencer, cross-chain disagreement).</summary>
+    public IReadOnlyList<string> PriceAlerts => Volatile.Read(ref _alerts);
+
     /// <summary>Computes one account now from the store (the API's read), without recording state.</summary>
     public Task<MarginReport> ComputeAsync(EvmAddress account, CancellationToken cancellationToken) =>
         ComputeAsync(account, null, cancellationToken);
@@ -98,7 +105,7 @@ public sealed class MarginService : IDisposable
     public async Task<MarginReport> ComputeAsync(EvmAddress account, Shocks? shocks, CancellationToken cancellationToken)
     {
         var rows = await StoreSnapshot.ReadAsync(_store, _chains, account, cancellationToken).ConfigureAwait(false);
-        var market = PrepareMarket(rows, shocks);
+        var market = await PrepareMarketAsync(rows, shocks, cancellationToken).ConfigureAwait(false);
         var portfolios = new PortfolioAssembler(_registry).Assemble(rows);
         var portfolio = portfolios.GetValueOrDefault(account) ?? Core.Portfolio.Empty(account);
         portfolio = PortfolioEnricher?.Invoke(account, portfolio) ?? portfolio;
@@ -115,7 +122,7 @@ public sealed class MarginService : IDisposable
         {
             var started = Stopwatch.GetTimestamp();
             var rows = await StoreSnapshot.ReadAsync(_store, _chains, null, cancellationToken).ConfigureAwait(false);
-            var market = PrepareMarket(rows);
+            var market = await PrepareMarketAsync(rows, null, cancellationToken).ConfigureAwait(false);
             var portfolios = new PortfolioAssembler(_registry).Assemble(rows, accounts);
             if (PortfolioEnricher is { } enrich)
             {
@@ -156,16 +163,29 @@ public sealed class MarginService : IDisposable
         return health < 1m ? AccountStates.Liquidatable : health < _flags.WarningHealth ? AccountStates.Warning : AccountStates.Healthy;
     }
 
-    private RiskMarket PrepareMarket(StoreSnapshot rows, Shocks? shocks = null)
+    private async Task<RiskMarket> PrepareMarketAsync(StoreSnapshot rows, Shocks? shocks, CancellationToken cancellationToken)
     {
-        var now = _time.GetUtcNow();
-        var snapshot = _snapshots.Build(rows.Prices, now, _staleChains(now));
-        if (shocks is not null)
+        // Each feed's stored rounds: the previous round for the jump check, the last good answer, VaR's history.
+        var history = new Dictionary<(ChainId, EvmAddress), IReadOnlyList<PriceRoundRow>>();
+        foreach (var row in rows.Prices)
         {
-            snapshot = shocks.Apply(snapshot);
+            if (_registry.PriceFeedAsset(row.Chain, row.Feed) is not null && !history.ContainsKey((row.Chain, row.Feed)))
+            {
+                history[(row.Chain, row.Feed)] = await _store.GetPriceHistoryAsync(row.Chain, row.Feed, _safety.HistoryRounds, cancellationToken).ConfigureAwait(false);
+            }
         }
 
-        return RiskMarket.Prepare(snapshot, _risk);
+        var now = _time.GetUtcNow();
+        var oracle = _snapshots.Build(rows.Prices, history, now, _staleChains(now));
+        var previous = Interlocked.Exchange(ref _alerts, oracle.Alerts);
+        foreach (var alert in oracle.Alerts.Except(previous, StringComparer.Ordinal))
+        {
+            // Indexing and flagging go on; the affected prices are unsafe, so liquidations on them pause.
+            _log.LogWarning("price alert: {Alert}", alert);
+        }
+
+        var snapshot = shocks is null ? oracle.Snapshot : shocks.Apply(oracle.Snapshot);
+        return RiskMarket.Prepare(snapshot, _risk, oracle.History);
     }
 
     private async Task RecordAsync(MarginReport report, string trigger, CancellationToken cancellationToken)
