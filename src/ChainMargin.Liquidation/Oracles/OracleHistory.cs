@@ -96,7 +96,8 @@ public static class OracleHistory
             variance = i == 1 ? r * r : (lambda * variance) + ((1 - lambda) * r * r);
         }
 
-        return Math.Sqrt(variance * 365.25 / interval.TotalDays);
+        // 365 days a year, as the factor model annualises, so both volatilities of an asset agree.
+        return Math.Sqrt(variance * 365.0 / interval.TotalDays);
     }
 
     private static PriceRoundRow? LastAtOrBefore(PriceRoundRow[] sorted, long at)

@@ -222,7 +222,7 @@ public sealed class OraclePriceSafetyTests : IClassFixture<OracleRig>
                 v = i == 1 ? r * r : (lambda * v) + ((1 - lambda) * r * r);
             }
 
-            return Math.Sqrt(v * 365.25);
+            return Math.Sqrt(v * 365.0);
         }
     }
 
