@@ -6,7 +6,9 @@ namespace ChainMargin.EndToEnd.Tests;
 /// <summary>The `chainmargin` command run as a process: help, exit codes scripts can trust, errors that name the input.</summary>
 public sealed class CliTests
 {
-    private static async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
+    private static Task<(int Code, string Out, string Err)> RunAsync(params string[] args) => RunWithAsync(null, args);
+
+    private static async Task<(int Code, string Out, string Err)> RunWithAsync(string? chainsFile, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -21,7 +23,7 @@ public sealed class CliTests
         }
 
         // No devnet file: the configured chains are only those in config/.
-        info.Environment["CHAINMARGIN_DEVNET_FILE"] = Path.Combine(Path.GetTempPath(), "cm-no-devnet-" + Guid.NewGuid().ToString("N") + ".json");
+        info.Environment["CHAINMARGIN_DEVNET_FILE"] = chainsFile ?? Path.Combine(Path.GetTempPath(), "cm-no-devnet-" + Guid.NewGuid().ToString("N") + ".json");
         using var process = Process.Start(info)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();
@@ -71,6 +73,29 @@ public sealed class CliTests
         var (code, _, errors) = await RunAsync("config", "check", "--Risk:Assets:ETH:CollateralWeight=7");
         Assert.Equal(2, code);
         Assert.Contains("Risk:Assets:ETH:CollateralWeight", errors, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Backfill_ThenAtRisk_IndexesTheChainAndListsTheAccounts()
+    {
+        await using var chain = await ChainMargin.Testing.AnvilProtocolFixture.StartAsync(64001);
+        var dir = Directory.CreateTempSubdirectory("cm-cli-").FullName;
+        var chainsFile = Path.Combine(dir, "chains.json");
+        var devnetChain = new ChainMargin.Host.Devnet.DevnetChain("solo", chain.ChainId, chain.Node.Port);
+        await File.WriteAllTextAsync(chainsFile, ChainMargin.Host.Devnet.Devnet.ChainsJson([devnetChain], [chain.Protocol]));
+        await ChainMargin.Host.Devnet.DemoSeeder.DepositAsync(devnetChain, chain.Protocol, DevAccounts.Traders[0], "WETH", ChainMargin.Host.Devnet.DemoSeeder.Units(1, 18), CancellationToken.None);
+        await ChainMargin.Host.Devnet.DemoSeeder.TradePerpAsync(devnetChain, chain.Protocol, DevAccounts.Traders[0], "ETH", ChainMargin.Host.Devnet.DemoSeeder.Units(10, 18), CancellationToken.None);
+        var storage = new[] { "--Storage:Provider=sqlite", $"--Storage:ConnectionString=Data Source={Path.Combine(dir, "cli.db")}", "--Api:Urls=http://127.0.0.1:" + AnvilNode.FreePort() };
+
+        var (code, output, errors) = await RunWithAsync(chainsFile, ["backfill", .. storage]);
+        Assert.True(code == 0, errors + output);
+        Assert.Contains("backfill: 1 chain(s) at head", output, StringComparison.Ordinal);
+        Assert.Contains("blocks/s", output, StringComparison.Ordinal);
+
+        (code, output, errors) = await RunWithAsync(chainsFile, ["at-risk", .. storage]);
+        Assert.True(code == 0, errors + output);
+        Assert.Contains(DevAccounts.Traders[0].Address.ToLowerInvariant(), output, StringComparison.Ordinal);
+        Assert.Contains("1 of 1 account(s) at risk", output, StringComparison.Ordinal);
     }
 
     [Fact]

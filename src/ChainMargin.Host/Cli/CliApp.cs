@@ -22,7 +22,10 @@ public static class CliApp
                                  accounts' cross-chain health; --once exits after printing
           devnet up|down         start three anvil chains with the protocol deployed and demo accounts seeded / stop them
           serve                  run the service: watchers, margin engine, Hangfire, API (Api:Urls)
+          backfill               index every configured chain up to its head, with progress per chain
+                                 (blocks/s, events/s, ETA), then exit
           health <address>       print an account's health by method and chain (computed from the store)
+          at-risk                recompute every account and list those not healthy, lowest health first
           config check           load and validate the configuration; print what is configured
           --help                 this text
 
@@ -55,6 +58,8 @@ public static class CliApp
                 "devnet" when args.Length > 1 && args[1] == "down" => await DevnetDownAsync().ConfigureAwait(false),
                 "health" when args.Length > 1 => await HealthAsync(args[1], args[2..], cancel.Token).ConfigureAwait(false),
                 "config" when args.Length > 1 && args[1] == "check" => ConfigCheck(args[2..]),
+                "backfill" => await BackfillAsync(args[1..], cancel.Token).ConfigureAwait(false),
+                "at-risk" => await AtRiskAsync(args[1..], cancel.Token).ConfigureAwait(false),
                 _ => Usage($"unknown command '{string.Join(' ', args)}'"),
             };
         }
@@ -154,6 +159,74 @@ public static class CliApp
         await app.Services.GetRequiredService<IChainStore>().MigrateAsync(cancellationToken).ConfigureAwait(false);
         var report = await margin.ComputeAsync(account, cancellationToken).ConfigureAwait(false);
         PrintReport(report, margin.Classify(report));
+        return 0;
+    }
+
+    private static async Task<int> BackfillAsync(string[] args, CancellationToken cancellationToken)
+    {
+        await using var app = AppFactory.Build(args);
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        var statuses = app.Services.GetRequiredService<ChainStatusRegistry>();
+        var chains = app.Services.GetRequiredService<IReadOnlyList<ChainOptions>>();
+        var started = DateTime.UtcNow;
+        var last = new Dictionary<ulong, (DateTime At, long Blocks, long Events)>();
+        while (true)
+        {
+            await Task.Delay(1000, cancellationToken).ConfigureAwait(false);
+            var now = DateTime.UtcNow;
+            foreach (var s in statuses.All)
+            {
+                var previous = last.TryGetValue(s.Chain.Value, out var p) ? p : (At: started, Blocks: 0L, Events: 0L);
+                var seconds = Math.Max(0.001, (now - previous.At).TotalSeconds);
+                var blocksPerSecond = (s.BlocksIndexed - previous.Blocks) / seconds;
+                var eventsPerSecond = (s.EventsIndexed - previous.Events) / seconds;
+                last[s.Chain.Value] = (now, s.BlocksIndexed, s.EventsIndexed);
+                var lag = s.LagBlocks;
+                var eta = lag is > 0 && blocksPerSecond > 0 ? TimeSpan.FromSeconds(lag.Value / blocksPerSecond).ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture) : "-";
+                var head = s.Head ?? 0;
+                var done = head > 0 && s.Indexed is { } indexed ? (double)indexed.Number / head : 0;
+                var bar = new string('#', (int)(20 * Math.Clamp(done, 0, 1))).PadRight(20, '.');
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{s.Name,-10} [{bar}] {s.Indexed?.Number ?? 0}/{head} {blocksPerSecond,8:0} blocks/s {eventsPerSecond,8:0} events/s ETA {eta}{(s.StaleReason(DateTimeOffset.UtcNow) is { } stale ? "  (" + stale + ")" : "")}"));
+            }
+
+            if (statuses.All.Count >= chains.Count && statuses.All.All(s => s.LagBlocks == 0 || s.Halted is not null))
+            {
+                break;
+            }
+
+            if (app.Lifetime.ApplicationStopping.IsCancellationRequested)
+            {
+                return 1;
+            }
+        }
+
+        var halted = statuses.All.Where(s => s.Halted is not null).ToArray();
+        foreach (var s in halted)
+        {
+            await Console.Error.WriteLineAsync($"backfill: chain {s.Name} halted: {s.Halted}").ConfigureAwait(false);
+        }
+
+        Console.WriteLine($"backfill: {statuses.All.Count} chain(s) at head, {statuses.All.Sum(s => s.EventsIndexed)} facts indexed in {(DateTime.UtcNow - started).TotalSeconds:0.0} s");
+        await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        return halted.Length == 0 ? 0 : 1;
+    }
+
+    private static async Task<int> AtRiskAsync(string[] args, CancellationToken cancellationToken)
+    {
+        await using var app = AppFactory.Build(args);
+        await app.Services.GetRequiredService<IChainStore>().MigrateAsync(cancellationToken).ConfigureAwait(false);
+        var margin = app.Services.GetRequiredService<MarginService>();
+        var reports = await margin.RecomputeAsync(null, "cli at-risk", cancellationToken).ConfigureAwait(false);
+        var rows = reports.Select(r => (Report: r, State: margin.Classify(r))).Where(r => r.State != AccountStates.Healthy)
+            .OrderBy(r => r.Report.Headline.Health ?? decimal.MaxValue).ToArray();
+        Console.WriteLine($"{"account",-42} {"state",-13} {"health",10} {"method",-10} status");
+        foreach (var (report, state) in rows)
+        {
+            Console.WriteLine($"{report.Account,-42} {state,-13} {Format(report.Headline.Health),10} {report.HeadlineMethod,-10} {report.Headline.StatusName}");
+        }
+
+        Console.WriteLine($"{rows.Length} of {reports.Count} account(s) at risk");
         return 0;
     }
 
