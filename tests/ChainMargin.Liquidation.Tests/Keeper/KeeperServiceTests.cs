@@ -174,6 +174,77 @@ public sealed class KeeperServiceTests(KeeperChainFixture chain) : IClassFixture
     }
 
     [Fact]
+    public async Task ProcessAsync_StuckTransaction_ReplacedWithHigherFeesAndOnlyOneMined()
+    {
+        var trader = DevAccounts.Traders[4];
+        await chain.OpenPositionsAsync(trader);
+        var candidate = await chain.CandidateAsync(trader);
+        var nonceBefore = await chain.NonceAsync(DevAccounts.Keeper.Address);
+        var options = Live;
+        options.ReplaceAfterSeconds = 1;
+        await chain.Rpc.SetAutomineAsync(false);
+        try
+        {
+            var (keeper, store) = chain.NewKeeper(options, FixedKeys.Devnet, _logs);
+            using (keeper)
+            {
+                var run = Task.Run(() => keeper.ProcessAsync(candidate, default));
+                var key = new ChainMargin.Storage.Intents.IntentKey((long)KeeperChainFixture.Chain, KeeperService.Protocol, trader.Address, candidate.Blocks.For(candidate.Chain)!.Value.Number);
+                var deadline = DateTime.UtcNow.AddSeconds(20);
+                ChainMargin.Storage.Intents.IntentRow? row;
+                while ((row = await store.GetAsync(key, default)) is not { ReplacedHashes.Count: > 0 })
+                {
+                    Assert.True(DateTime.UtcNow < deadline, "no replacement within 20 s");
+                    await Task.Delay(20);
+                }
+
+                await chain.Rpc.MineAsync();
+                var intent = await run;
+
+                Assert.Equal(IntentStates.Mined, intent!.State);
+                Assert.True(keeper.Broadcasts >= 2);
+                var first = System.Numerics.BigInteger.Parse(row.MaxFeeWei!, System.Globalization.CultureInfo.InvariantCulture);
+                Assert.Equal(nonceBefore + 1, await chain.NonceAsync(DevAccounts.Keeper.Address));
+                Assert.Contains(row.ReplacedHashes[0], intent.ReplacedHashes);
+                Assert.True(System.Numerics.BigInteger.Parse(intent.MaxFeeWei!, System.Globalization.CultureInfo.InvariantCulture) >= first);
+            }
+        }
+        finally
+        {
+            await chain.Rpc.SetAutomineAsync(true);
+        }
+
+        _logs.AssertNoKeyMaterial(Keys);
+    }
+
+    [Fact]
+    public async Task ProcessAsync_NonceUsedBehindTheKeepersBack_ResyncsAndSends()
+    {
+        var (keeper, _) = chain.NewKeeper(Live, FixedKeys.Devnet, _logs);
+        using (keeper)
+        {
+            // The keeper learns its nonce on a liquidation of an account with nothing to seize (no other test uses it)...
+            var first = await keeper.ProcessAsync(await chain.CandidateAsync(DevAccounts.Deployer, health: 0.5m), default);
+            Assert.Equal(IntentStates.Mined, first!.State);
+
+            // ...then the same key sends a transaction elsewhere, so the keeper's next nonce is taken.
+            var other = await DevnetSender.CreateAsync(chain.RpcUrl, DevAccounts.Keeper.PrivateKey, KeeperChainFixture.Chain);
+            await other.SendAsync(chain.Protocol.Weth, new ChainMargin.Contracts.Erc20.ApproveFunction { Spender = chain.Protocol.Vault, Amount = 1 }, "approve");
+            await other.VerifyAsync();
+
+            var trader = DevAccounts.Traders[5];
+            await chain.OpenPositionsAsync(trader);
+            var second = await keeper.ProcessAsync(await chain.CandidateAsync(trader), default);
+
+            Assert.Equal(IntentStates.Mined, second!.State);
+            Assert.Equal(first.TxNonce + 2, second.TxNonce);
+            Assert.Empty(await chain.OpenMarketsAsync(trader.Address));
+        }
+
+        _logs.AssertNoKeyMaterial(Keys);
+    }
+
+    [Fact]
     public void SigningKey_PrintsItsAddressOnly()
     {
         var key = new SigningKey(DevAccounts.Keeper.PrivateKey);
