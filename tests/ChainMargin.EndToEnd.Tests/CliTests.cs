@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using System.Diagnostics;
 using ChainMargin.Contracts.Devnet;
 
@@ -57,6 +58,18 @@ public sealed class CliTests
         var (code, output, errors) = await RunAsync("config", "check");
         Assert.True(code == 0, errors);
         Assert.Contains("config ok", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Configuration_KeeperSecretsInTheEnvironment_AreNotUnknownKeys()
+    {
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["KEEPER_KEY_31337"] = "0x01",
+            ["RISK_SIGNER_KEY"] = "0x02",
+            ["KEEPER_KEYSTORE_PASSWORD"] = "x",
+        }).Build();
+        Assert.Empty(ChainMargin.Host.Composition.ConfigurationKeys.Unknown(config));
     }
 
     [Fact]

@@ -26,6 +26,9 @@ public static class ConfigurationKeys
         ["Keeper"] = typeof(ChainMargin.Liquidation.Keeper.KeeperOptions),
     };
 
+    /// <summary>Secrets read from the environment by the keeper (CHAINMARGIN_KEEPER_KEY_&lt;chain&gt; ...), never settings.</summary>
+    private static readonly string[] SecretPrefixes = ["KEEPER_KEY", "RISK_SIGNER_KEY", "KEEPER_KEYSTORE"];
+
     /// <summary>Sections that belong to the framework or the command line and are not ours to check.</summary>
     private static readonly HashSet<string> Foreign = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -42,7 +45,7 @@ public static class ConfigurationKeys
         var errors = new List<string>();
         foreach (var section in configuration.GetChildren())
         {
-            if (Foreign.Contains(section.Key) || section.Key.StartsWith("ASPNETCORE", StringComparison.OrdinalIgnoreCase) ||
+            if (Foreign.Contains(section.Key) || SecretPrefixes.Any(p => section.Key.StartsWith(p, StringComparison.OrdinalIgnoreCase)) || section.Key.StartsWith("ASPNETCORE", StringComparison.OrdinalIgnoreCase) ||
                 section.Key.StartsWith("DOTNET", StringComparison.OrdinalIgnoreCase))
             {
                 continue;
