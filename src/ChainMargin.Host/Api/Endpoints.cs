@@ -150,10 +150,15 @@ public static class Endpoints
                 : Results.Ok(ChainStatusResponse.From(status, time.GetUtcNow()));
         }).WithName("GetChain");
 
-        app.MapPost("/v1/admin/sweep", (IRecurringJobManager jobs) =>
+        app.MapPost("/v1/admin/sweep", (IRecurringJobManager jobs, IOptions<MarginScheduleOptions> schedule) =>
         {
-            jobs.Trigger(MarginSweepJob.RecurringId);
-            return Results.Accepted(value: new { triggered = MarginSweepJob.RecurringId });
+            var ids = Enumerable.Range(0, schedule.Value.SweepShards).Select(MarginSweepJob.RecurringId).ToArray();
+            foreach (var id in ids)
+            {
+                jobs.Trigger(id);
+            }
+
+            return Results.Accepted(value: new { triggered = ids });
         }).AddEndpointFilter(ApiKeyFilter).WithName("TriggerSweep");
 
         app.MapGet("/metrics", (ChainStatusRegistry chains, MarginService margin, TimeProvider time) =>

@@ -45,8 +45,13 @@ public static class AppFactory
         app.UseHangfireDashboard("/hangfire", new DashboardOptions { Authorization = [new LoopbackOnlyAuthorization()] });
 
         var schedule = app.Services.GetRequiredService<IOptions<MarginScheduleOptions>>().Value;
-        app.Services.GetRequiredService<IRecurringJobManager>()
-            .AddOrUpdate<MarginSweepJob>(MarginSweepJob.RecurringId, job => job.RunAsync(CancellationToken.None), schedule.SweepCron);
+        var jobs = app.Services.GetRequiredService<IRecurringJobManager>();
+        jobs.RemoveIfExists(MarginSweepJob.RecurringPrefix);
+        for (var shard = 0; shard < schedule.SweepShards; shard++)
+        {
+            var (s, n) = (shard, schedule.SweepShards);
+            jobs.AddOrUpdate<MarginSweepJob>(MarginSweepJob.RecurringId(s), job => job.RunAsync(s, n, CancellationToken.None), schedule.SweepCron);
+        }
         return app;
     }
 

@@ -20,6 +20,10 @@ public sealed class MarginScheduleOptions
     [Required]
     public string SweepCron { get; set; } = "* * * * *";
 
+    /// <summary>How many Hangfire sweep jobs ("margin-sweep:0" ... ) split the accounts between them.</summary>
+    [Range(1, 256)]
+    public int SweepShards { get; set; } = 4;
+
     /// <summary>Run the in-process fast path on every committed block that moves a price or a position.</summary>
     public bool FastPath { get; set; } = true;
 }

@@ -115,6 +115,27 @@ public sealed class MarginService : IDisposable
     /// <summary>
     /// Recomputes the given accounts (all accounts when null), records state changes, and returns the reports.
     /// </summary>
+    /// <summary>
+    /// The shard an account belongs to among <paramref name="shards"/>: from the address's low 32 bits, so it is
+    /// stable across processes and restarts (addresses are uniformly distributed).
+    /// </summary>
+    public static int ShardOf(EvmAddress account, int shards)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(shards, 1);
+        var low = uint.Parse(account.Value.AsSpan(34, 8), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture);
+        return (int)(low % (uint)shards);
+    }
+
+    /// <summary>Recomputes the accounts of one shard (a Hangfire sweep job per shard), recording state changes.</summary>
+    public async Task<IReadOnlyList<MarginReport>> RecomputeShardAsync(int shard, int shards, string trigger, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(shard);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(shard, shards);
+        var rows = await StoreSnapshot.ReadAsync(_store, _chains, null, cancellationToken).ConfigureAwait(false);
+        var accounts = rows.Accounts.Where(a => ShardOf(a, shards) == shard).ToHashSet();
+        return accounts.Count == 0 ? [] : await RecomputeAsync(accounts, trigger, cancellationToken).ConfigureAwait(false);
+    }
+
     public async Task<IReadOnlyList<MarginReport>> RecomputeAsync(IReadOnlySet<EvmAddress>? accounts, string trigger, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
