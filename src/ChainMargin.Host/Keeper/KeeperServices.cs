@@ -1,3 +1,4 @@
+using ChainMargin.Core;
 using ChainMargin.Host.Composition;
 using ChainMargin.Indexing;
 using ChainMargin.Liquidation.Keeper;
@@ -14,8 +15,7 @@ public static class KeeperServices
     {
         services.AddOptions<KeeperOptions>().BindConfiguration(KeeperOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         var storage = ChainMarginServices.WithAbsoluteSqlitePath(configuration.GetSection(StorageOptions.SectionName).Get<StorageOptions>() ?? new StorageOptions());
-        services.AddSingleton(sp => IntentStoreFactory.Create(storage, sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<ILiquidationIntentStore>(sp => new StoredIntents(sp.GetRequiredService<SqlIntentStore>()));
+        services.AddSingleton<ILiquidationIntentStore>(sp => IntentStoreFactory.Create(storage, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IKeeperKeySource>(sp => new EnvironmentKeySource(null, sp.GetRequiredService<IOptions<KeeperOptions>>().Value.KeystoreDirectory));
         services.AddSingleton(sp => new KeeperService(
             sp.GetRequiredService<IOptions<KeeperOptions>>().Value,

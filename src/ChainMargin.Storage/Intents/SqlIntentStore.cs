@@ -1,6 +1,7 @@
 using System.Data;
 using System.Data.Common;
 using System.Globalization;
+using ChainMargin.Core;
 
 namespace ChainMargin.Storage.Intents;
 
@@ -10,7 +11,7 @@ namespace ChainMargin.Storage.Intents;
 /// guarded by the expected state (and, for a replacement, the expected hash), so of two keepers racing on one intent
 /// exactly one sees its write take effect. The table is created by the store's migrations.
 /// </summary>
-public abstract class SqlIntentStore
+public abstract class SqlIntentStore : ILiquidationIntentStore
 {
     private const string Columns =
         "id, chain_id, protocol, account, trigger_block, state, reason, owner, health_wad, attestation_nonce, keeper, tx_nonce, " +
@@ -22,8 +23,7 @@ public abstract class SqlIntentStore
 
     protected abstract Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
 
-    /// <summary>Inserts a planned intent; null when the key exists (someone else, or an earlier run, has it).</summary>
-    public async Task<IntentRow?> TryClaimAsync(IntentKey key, string owner, CancellationToken cancellationToken)
+    public async Task<LiquidationIntent?> TryClaimAsync(IntentKey key, string owner, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
         var now = Storage.Columns.ToMicroseconds(_time.GetUtcNow());
@@ -35,7 +35,7 @@ public abstract class SqlIntentStore
                 "insert into liquidation_intents (chain_id, protocol, account, trigger_block, state, owner, created_us, updated_us) " +
                 "values (@chain, @protocol, @account, @block, 'planned', @owner, @now, @now) " +
                 "on conflict (chain_id, protocol, account, trigger_block) do nothing returning " + Columns;
-            Add(command, "@chain", key.ChainId, DbType.Int64);
+            Add(command, "@chain", checked((long)key.ChainId), DbType.Int64);
             Add(command, "@protocol", key.Protocol, DbType.String);
             Add(command, "@account", key.Account.ToLowerInvariant(), DbType.String);
             Add(command, "@block", key.TriggerBlock, DbType.Int64);
@@ -45,7 +45,7 @@ public abstract class SqlIntentStore
         }
     }
 
-    public async Task<IntentRow?> GetAsync(IntentKey key, CancellationToken cancellationToken)
+    public async Task<LiquidationIntent?> GetAsync(IntentKey key, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
         var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -53,7 +53,7 @@ public abstract class SqlIntentStore
         {
             using var command = connection.CreateCommand();
             command.CommandText = "select " + Columns + " from liquidation_intents where chain_id = @chain and protocol = @protocol and account = @account and trigger_block = @block";
-            Add(command, "@chain", key.ChainId, DbType.Int64);
+            Add(command, "@chain", checked((long)key.ChainId), DbType.Int64);
             Add(command, "@protocol", key.Protocol, DbType.String);
             Add(command, "@account", key.Account.ToLowerInvariant(), DbType.String);
             Add(command, "@block", key.TriggerBlock, DbType.Int64);
@@ -61,7 +61,7 @@ public abstract class SqlIntentStore
         }
     }
 
-    public async Task<IntentRow?> GetAsync(long id, CancellationToken cancellationToken)
+    public async Task<LiquidationIntent?> GetAsync(long id, CancellationToken cancellationToken)
     {
         var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
@@ -73,8 +73,7 @@ public abstract class SqlIntentStore
         }
     }
 
-    /// <summary>Open intents (planned .. sent), optionally of one account on one chain, oldest first.</summary>
-    public async Task<IReadOnlyList<IntentRow>> OpenIntentsAsync(long? chainId, string? account, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<LiquidationIntent>> OpenIntentsAsync(ulong? chainId, string? account, CancellationToken cancellationToken)
     {
         var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
@@ -84,7 +83,7 @@ public abstract class SqlIntentStore
                 (chainId is null ? "" : " and chain_id = @chain") + (account is null ? "" : " and account = @account") + " order by id";
             if (chainId is not null)
             {
-                Add(command, "@chain", chainId.Value, DbType.Int64);
+                Add(command, "@chain", checked((long)chainId.Value), DbType.Int64);
             }
 
             if (account is not null)
@@ -96,24 +95,19 @@ public abstract class SqlIntentStore
         }
     }
 
-    /// <summary>Every intent of a chain (newest first), for the API and tests.</summary>
-    public async Task<IReadOnlyList<IntentRow>> ListAsync(long chainId, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<LiquidationIntent>> ListAsync(ulong chainId, CancellationToken cancellationToken)
     {
         var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             using var command = connection.CreateCommand();
             command.CommandText = "select " + Columns + " from liquidation_intents where chain_id = @chain order by id desc";
-            Add(command, "@chain", chainId, DbType.Int64);
+            Add(command, "@chain", checked((long)chainId), DbType.Int64);
             return await ReadAllAsync(command, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    /// <summary>
-    /// Moves an intent from <paramref name="expected"/> to <paramref name="next"/> and sets the changed columns; false
-    /// when the intent is not in the expected state (or, with <paramref name="expectedHash"/>, not at that hash).
-    /// </summary>
-    public async Task<bool> TransitionAsync(long id, string expected, string next, IntentChange change, CancellationToken cancellationToken, string? expectedHash = null)
+    public async Task<bool> TransitionAsync(long id, string expected, string target, IntentChange change, string? expectedHash, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(change);
         var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -132,7 +126,7 @@ public abstract class SqlIntentStore
                 "where id = @id and state = @expected" + (expectedHash is null ? "" : " and tx_hash = @expected_hash");
             Add(command, "@id", id, DbType.Int64);
             Add(command, "@expected", expected, DbType.String);
-            Add(command, "@next", next, DbType.String);
+            Add(command, "@next", target, DbType.String);
             Add(command, "@now", Storage.Columns.ToMicroseconds(_time.GetUtcNow()), DbType.Int64);
             Add(command, "@reason", change.Reason, DbType.String);
             Add(command, "@health", change.HealthWad, DbType.String);
@@ -163,15 +157,15 @@ public abstract class SqlIntentStore
         command.Parameters.Add(parameter);
     }
 
-    private static async Task<IntentRow?> ReadOneAsync(DbCommand command, CancellationToken cancellationToken)
+    private static async Task<LiquidationIntent?> ReadOneAsync(DbCommand command, CancellationToken cancellationToken)
     {
         var rows = await ReadAllAsync(command, cancellationToken).ConfigureAwait(false);
         return rows.Count == 0 ? null : rows[0];
     }
 
-    private static async Task<IReadOnlyList<IntentRow>> ReadAllAsync(DbCommand command, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<LiquidationIntent>> ReadAllAsync(DbCommand command, CancellationToken cancellationToken)
     {
-        var rows = new List<IntentRow>();
+        var rows = new List<LiquidationIntent>();
         var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
         {
@@ -184,14 +178,14 @@ public abstract class SqlIntentStore
         return rows;
     }
 
-    private static IntentRow Read(DbDataReader r)
+    private static LiquidationIntent Read(DbDataReader r)
     {
         string? Text(int i) => r.IsDBNull(i) ? null : r.GetString(i);
         long? Long(int i) => r.IsDBNull(i) ? null : Convert.ToInt64(r.GetValue(i), CultureInfo.InvariantCulture);
         var replaced = Text(16);
-        return new IntentRow(
+        return new LiquidationIntent(
             Long(0)!.Value,
-            new IntentKey(Long(1)!.Value, r.GetString(2), r.GetString(3), Long(4)!.Value),
+            new IntentKey((ulong)Long(1)!.Value, r.GetString(2), r.GetString(3), Long(4)!.Value),
             r.GetString(5),
             Text(6),
             r.GetString(7),

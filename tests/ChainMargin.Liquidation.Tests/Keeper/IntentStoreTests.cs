@@ -1,3 +1,4 @@
+using ChainMargin.Core;
 using ChainMargin.Storage;
 using ChainMargin.Storage.Intents;
 using ChainMargin.Testing;
@@ -64,13 +65,13 @@ public sealed class IntentStoreTests : IAsyncLifetime
         var key = new IntentKey(7, "reference", "0x00000000000000000000000000000000000000bb", 1);
         var intent = (await a.TryClaimAsync(key, "a", CancellationToken.None))!;
         var moves = await Task.WhenAll(
-            Task.Run(() => a.TransitionAsync(intent.Id, IntentStates.Planned, IntentStates.Simulated, new IntentChange { Keeper = "0xa" }, CancellationToken.None)),
-            Task.Run(() => b.TransitionAsync(intent.Id, IntentStates.Planned, IntentStates.Skipped, new IntentChange { Reason = "b" }, CancellationToken.None)));
+            Task.Run(() => a.TransitionAsync(intent.Id, IntentStates.Planned, IntentStates.Simulated, new IntentChange { Keeper = "0xa" }, null, CancellationToken.None)),
+            Task.Run(() => b.TransitionAsync(intent.Id, IntentStates.Planned, IntentStates.Skipped, new IntentChange { Reason = "b" }, null, CancellationToken.None)));
         Assert.Single(moves, m => m);
 
         // A wrong expected state changes nothing.
         var now = (await a.GetAsync(intent.Id, CancellationToken.None))!;
-        Assert.False(await a.TransitionAsync(intent.Id, IntentStates.Planned, IntentStates.Failed, new IntentChange { Reason = "late" }, CancellationToken.None));
+        Assert.False(await a.TransitionAsync(intent.Id, IntentStates.Planned, IntentStates.Failed, new IntentChange { Reason = "late" }, null, CancellationToken.None));
         Assert.Equal(now.State, (await a.GetAsync(intent.Id, CancellationToken.None))!.State);
     }
 
@@ -82,19 +83,19 @@ public sealed class IntentStoreTests : IAsyncLifetime
         var store = Create(provider);
         var key = new IntentKey(9, "reference", "0x00000000000000000000000000000000000000cc", 5);
         var intent = (await store.TryClaimAsync(key, "a", CancellationToken.None))!;
-        Assert.True(await store.TransitionAsync(intent.Id, IntentStates.Planned, IntentStates.Simulated, new IntentChange { HealthWad = "930000000000000000" }, CancellationToken.None));
-        Assert.True(await store.TransitionAsync(intent.Id, IntentStates.Simulated, IntentStates.Signed, new IntentChange { RawTx = "0x02aa", TxHash = "0x01", TxNonce = 3, MaxFeeWei = "100" }, CancellationToken.None));
-        Assert.True(await store.TransitionAsync(intent.Id, IntentStates.Signed, IntentStates.Sent, new IntentChange(), CancellationToken.None));
+        Assert.True(await store.TransitionAsync(intent.Id, IntentStates.Planned, IntentStates.Simulated, new IntentChange { HealthWad = "930000000000000000" }, null, CancellationToken.None));
+        Assert.True(await store.TransitionAsync(intent.Id, IntentStates.Simulated, IntentStates.Signed, new IntentChange { RawTx = "0x02aa", TxHash = "0x01", TxNonce = 3, MaxFeeWei = "100" }, null, CancellationToken.None));
+        Assert.True(await store.TransitionAsync(intent.Id, IntentStates.Signed, IntentStates.Sent, new IntentChange(), null, CancellationToken.None));
 
         // A replacement only lands on the hash it replaces: the second, stale one changes nothing.
-        Assert.True(await store.TransitionAsync(intent.Id, IntentStates.Sent, IntentStates.Sent, new IntentChange { RawTx = "0x02bb", TxHash = "0x02", ReplacedHash = "0x01" }, CancellationToken.None, expectedHash: "0x01"));
-        Assert.False(await store.TransitionAsync(intent.Id, IntentStates.Sent, IntentStates.Sent, new IntentChange { RawTx = "0x02cc", TxHash = "0x03", ReplacedHash = "0x01" }, CancellationToken.None, expectedHash: "0x01"));
+        Assert.True(await store.TransitionAsync(intent.Id, IntentStates.Sent, IntentStates.Sent, new IntentChange { RawTx = "0x02bb", TxHash = "0x02", ReplacedHash = "0x01" }, "0x01", CancellationToken.None));
+        Assert.False(await store.TransitionAsync(intent.Id, IntentStates.Sent, IntentStates.Sent, new IntentChange { RawTx = "0x02cc", TxHash = "0x03", ReplacedHash = "0x01" }, "0x01", CancellationToken.None));
 
         var row = (await store.GetAsync(key, CancellationToken.None))!;
         Assert.Equal(("0x02bb", "0x02", 3L, "100", "930000000000000000"), (row.RawTx, row.TxHash, row.TxNonce!.Value, row.MaxFeeWei, row.HealthWad));
         Assert.Equal(["0x02", "0x01"], row.AllHashes);
         Assert.Single(await store.OpenIntentsAsync(9, key.Account, CancellationToken.None));
-        Assert.True(await store.TransitionAsync(intent.Id, IntentStates.Sent, IntentStates.Mined, new IntentChange { MinedBlock = 12 }, CancellationToken.None));
+        Assert.True(await store.TransitionAsync(intent.Id, IntentStates.Sent, IntentStates.Mined, new IntentChange { MinedBlock = 12 }, null, CancellationToken.None));
         Assert.Empty(await store.OpenIntentsAsync(9, key.Account, CancellationToken.None));
     }
 }

@@ -4,7 +4,6 @@ using ChainMargin.Contracts.Erc20;
 using ChainMargin.Contracts.Reference;
 using ChainMargin.Core;
 using ChainMargin.Host.Devnet;
-using ChainMargin.Host.Keeper;
 using ChainMargin.Liquidation.Keeper;
 using ChainMargin.Storage;
 using ChainMargin.Storage.Intents;
@@ -54,7 +53,7 @@ public sealed class KeeperChainFixture : AnvilProtocolFixture
     {
         var store = new PostgresIntentStore(Postgres.ConnectionString, TimeProvider.System);
         var keeper = new KeeperService(
-            options, [new KeeperChain(Chain, RpcUrl, Protocol.Liquidator)], new StoredIntents(store), keys, TimeProvider.System, logs.For<KeeperService>());
+            options, [new KeeperChain(Chain, RpcUrl, Protocol.Liquidator)], store, keys, TimeProvider.System, logs.For<KeeperService>());
         return (keeper, store);
     }
 

@@ -9,7 +9,6 @@ using ChainMargin.Indexing;
 using ChainMargin.Liquidation.Flagging;
 using ChainMargin.Liquidation.Keeper;
 using ChainMargin.Storage.Intents;
-using IntentStates = ChainMargin.Liquidation.Keeper.IntentStates;
 using ChainMargin.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -84,7 +83,7 @@ public sealed class KeeperPipelineTests : IAsyncLifetime
         var options = new KeeperOptions { Enabled = true, DryRun = false, MinProfitUsd = 0, ReceiptPollMilliseconds = 20 };
         await using var intents = new PostgresIntentStore(_postgres.ConnectionString, TimeProvider.System);
         using var keeper = new KeeperService(
-            options, [new KeeperChain(ChainIdValue, _anvil.RpcUrl, protocol.Liquidator)], new StoredIntents(intents), FixedKeys.Devnet, TimeProvider.System, _logs.For<KeeperService>());
+            options, [new KeeperChain(ChainIdValue, _anvil.RpcUrl, protocol.Liquidator)], intents, FixedKeys.Devnet, TimeProvider.System, _logs.For<KeeperService>());
         using var runner = new KeeperHostedService(Options.Create(options), margin, keeper, _app.Services, _logs.For<KeeperHostedService>());
         await runner.StartAsync(CancellationToken.None);
         try
@@ -93,9 +92,9 @@ public sealed class KeeperPipelineTests : IAsyncLifetime
             await owner.SendAsync(protocol.SpotFeed("ETH"), new SetAnswerFunction { Answer = ReferenceProtocolDeployer.ToFeedUnits(2400m) }, "drop ETH 20%");
             await owner.VerifyAsync();
 
-            IntentRow? mined = null;
+            LiquidationIntent? mined = null;
             await WaitAsync(
-                async () => (mined = (await intents.ListAsync((long)ChainIdValue, default)).FirstOrDefault(i => i.State is IntentStates.Mined or IntentStates.Failed or IntentStates.Skipped)) is not null,
+                async () => (mined = (await intents.ListAsync(ChainIdValue, default)).FirstOrDefault(i => i.State is IntentStates.Mined or IntentStates.Failed or IntentStates.Skipped)) is not null,
                 "the liquidation to be mined");
 
             Assert.Equal(IntentStates.Mined, mined!.State);

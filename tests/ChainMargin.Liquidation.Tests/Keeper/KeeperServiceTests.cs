@@ -1,4 +1,5 @@
 using ChainMargin.Contracts.Devnet;
+using ChainMargin.Core;
 using ChainMargin.Liquidation.Keeper;
 
 namespace ChainMargin.Liquidation.Tests.Keeper;
@@ -100,7 +101,7 @@ public sealed class KeeperServiceTests(KeeperChainFixture chain) : IClassFixture
             var (first, store) = chain.NewKeeper(Live, FixedKeys.Devnet, _logs);
             using var kill = new CancellationTokenSource();
             var run = Task.Run(() => first.ProcessAsync(candidate, kill.Token));
-            var key = new ChainMargin.Storage.Intents.IntentKey((long)KeeperChainFixture.Chain, KeeperService.Protocol, trader.Address, candidate.Blocks.For(candidate.Chain)!.Value.Number);
+            var key = new IntentKey(KeeperChainFixture.Chain, KeeperService.Protocol, trader.Address, candidate.Blocks.For(candidate.Chain)!.Value.Number);
             var deadline = DateTime.UtcNow.AddSeconds(20);
             while ((await store.GetAsync(key, default))?.State != IntentStates.Sent)
             {
@@ -191,9 +192,9 @@ public sealed class KeeperServiceTests(KeeperChainFixture chain) : IClassFixture
             using (keeper)
             {
                 var run = Task.Run(() => keeper.ProcessAsync(candidate, default));
-                var key = new ChainMargin.Storage.Intents.IntentKey((long)KeeperChainFixture.Chain, KeeperService.Protocol, trader.Address, candidate.Blocks.For(candidate.Chain)!.Value.Number);
+                var key = new IntentKey(KeeperChainFixture.Chain, KeeperService.Protocol, trader.Address, candidate.Blocks.For(candidate.Chain)!.Value.Number);
                 var deadline = DateTime.UtcNow.AddSeconds(20);
-                ChainMargin.Storage.Intents.IntentRow? row;
+                LiquidationIntent? row;
                 while ((row = await store.GetAsync(key, default)) is not { ReplacedHashes.Count: > 0 })
                 {
                     Assert.True(DateTime.UtcNow < deadline, "no replacement within 20 s");

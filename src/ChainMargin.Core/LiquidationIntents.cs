@@ -1,4 +1,4 @@
-namespace ChainMargin.Storage.Intents;
+namespace ChainMargin.Core;
 
 /// <summary>
 /// The states of a liquidation intent: planned -> simulated -> signed -> sent -> mined | dropped, or failed / skipped
@@ -24,10 +24,10 @@ public static class IntentStates
 }
 
 /// <summary>The unique key of an intent: one liquidation of one account on one chain's protocol, per trigger block.</summary>
-public sealed record IntentKey(long ChainId, string Protocol, string Account, long TriggerBlock);
+public sealed record IntentKey(ulong ChainId, string Protocol, string Account, long TriggerBlock);
 
-/// <summary>One intent row. Amounts (wei, wad, nonce) are decimal text, as they exceed 64 bits.</summary>
-public sealed record IntentRow(
+/// <summary>An intent as stored. Wei, wad and attestation nonces are decimal text (they exceed 64 bits).</summary>
+public sealed record LiquidationIntent(
     long Id,
     IntentKey Key,
     string State,
@@ -71,8 +71,35 @@ public sealed record IntentChange
 
     public string? TxHash { get; init; }
 
-    /// <summary>A hash to append to the replaced list (the transaction this change replaces).</summary>
+    /// <summary>The hash of the transaction this change replaces, appended to the replaced list.</summary>
     public string? ReplacedHash { get; init; }
 
     public long? MinedBlock { get; init; }
+}
+
+/// <summary>
+/// The keeper's storage port (implemented in ChainMargin.Storage on PostgreSQL and SQLite). Claims are atomic (one
+/// claimant per key, across processes on one database) and every transition is a compare-and-set on the state (and on
+/// the hash for a replacement): false means someone else moved it.
+/// </summary>
+public interface ILiquidationIntentStore
+{
+    /// <summary>Inserts a planned intent; null when the key exists (someone else, or an earlier run, has it).</summary>
+    Task<LiquidationIntent?> TryClaimAsync(IntentKey key, string owner, CancellationToken cancellationToken);
+
+    Task<LiquidationIntent?> GetAsync(IntentKey key, CancellationToken cancellationToken);
+
+    Task<LiquidationIntent?> GetAsync(long id, CancellationToken cancellationToken);
+
+    /// <summary>Open intents (planned .. sent), optionally of one chain and one account, oldest first.</summary>
+    Task<IReadOnlyList<LiquidationIntent>> OpenIntentsAsync(ulong? chainId, string? account, CancellationToken cancellationToken);
+
+    /// <summary>Every intent of a chain, newest first.</summary>
+    Task<IReadOnlyList<LiquidationIntent>> ListAsync(ulong chainId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Moves an intent from <paramref name="expected"/> to <paramref name="target"/> and sets the changed columns; false
+    /// when the intent is not in the expected state (or, with <paramref name="expectedHash"/>, not at that hash).
+    /// </summary>
+    Task<bool> TransitionAsync(long id, string expected, string target, IntentChange change, string? expectedHash, CancellationToken cancellationToken);
 }
