@@ -52,4 +52,11 @@ public sealed record IndexedBlock(BlockRef Block, string ParentHash, long Timest
 /// What one step of a watcher commits atomically: the facts of a block range, the blocks it saw, and the new
 /// checkpoint (the last block whose facts are all stored).
 /// </summary>
-public sealed record ChainBatch(ChainId Chain, IReadOnlyList<IndexedBlock> Blocks, IReadOnlyList<ChainFact> Facts, BlockRef Checkpoint);
+public sealed record ChainBatch(ChainId Chain, IReadOnlyList<IndexedBlock> Blocks, IReadOnlyList<ChainFact> Facts, BlockRef Checkpoint)
+{
+    /// <summary>
+    /// Derived state of venues that are not facts of one log (Aave V3's scaled balances and reserve reads), written in
+    /// the batch's transaction with the checkpoint, and rolled back with it.
+    /// </summary>
+    public IReadOnlyList<VenueStateChange> VenueStates { get; init; } = [];
+}

@@ -11,6 +11,9 @@ internal static class RollbackSql
     [
         "collateral_changes", "perp_position_changes", "perp_market_listings", "option_series_listings",
         "option_position_changes", "price_rounds", "rejected_logs",
+
+        // Versioned Aave V3 state (Aave/AaveV3StateSql.cs): trimming the versions above the ancestor is its rollback.
+        .. Aave.AaveV3StateSql.Tables,
     ];
 
     public const string DeleteBlocks = "delete from blocks where chain_id = @chain and number > @number";

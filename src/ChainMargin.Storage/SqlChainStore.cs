@@ -9,7 +9,7 @@ namespace ChainMargin.Storage;
 /// integers, times and booleans differ, and those are read through the abstract members.
 /// Lists come back in a stable order (chain, venue, account, key), sorted here so both stores agree.
 /// </summary>
-public abstract class SqlChainStore : IChainStore
+public abstract partial class SqlChainStore : IChainStore
 {
     protected SqlChainStore(TimeProvider timeProvider)
     {

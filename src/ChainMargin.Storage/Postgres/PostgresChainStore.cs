@@ -172,6 +172,7 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
                     await apply.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                 }
 
+                await Aave.AaveV3StateSql.WriteAsync(connection, transaction, content.Batch, Aave.AaveV3StateSql.Postgres, cancellationToken).ConfigureAwait(false);
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
             }
         }

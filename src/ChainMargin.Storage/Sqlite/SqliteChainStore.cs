@@ -78,6 +78,7 @@ public sealed class SqliteChainStore : SqlChainStore, IAsyncDisposable
                 ApplyOptionPositions(connection, transaction, content, cancellationToken);
                 ApplyPriceRounds(connection, transaction, content, cancellationToken);
                 ApplyRejected(connection, transaction, content, cancellationToken);
+                Aave.AaveV3StateSql.Write(connection, transaction, batch, Aave.AaveV3StateSql.Sqlite);
                 UpsertCheckpoint(connection, transaction, content.ChainColumn, batch.Checkpoint);
                 return true;
             },
