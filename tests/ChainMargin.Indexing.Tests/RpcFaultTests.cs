@@ -5,6 +5,7 @@ using ChainMargin.Contracts.Devnet;
 using ChainMargin.Indexing.Decoding;
 using ChainMargin.Indexing.Rpc;
 using ChainMargin.Indexing.Tests.Harness;
+using ChainMargin.Testing;
 using Xunit;
 
 namespace ChainMargin.Indexing.Tests;

@@ -6,7 +6,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using ChainMargin.Contracts.Devnet;
 
-namespace ChainMargin.Indexing.Tests.Harness;
+namespace ChainMargin.Testing;
 
 public enum FaultKind
 {
