@@ -11,7 +11,8 @@ namespace ChainMargin.Host.Keeper;
 /// <summary>
 /// Runs the keeper in this process when Keeper:Enabled: settles what an earlier run left signed or sent, then reacts to
 /// every recompute of the margin service (the fast path on each committed block, and the sweeps) by liquidating the
-/// accounts it classifies liquidatable, without waiting for a Hangfire queue.
+/// accounts it classifies liquidatable, without waiting for a Hangfire queue. What the keeper does with each intent
+/// goes back to the margin service, which moves the account to liquidating, resolved or back to liquidatable.
 /// </summary>
 public sealed class KeeperHostedService : BackgroundService
 {
@@ -50,17 +51,23 @@ public sealed class KeeperHostedService : BackgroundService
         }
 
         _log.LogInformation("keeper started ({Mode})", _options.DryRun ? "dry run: nothing is sent" : "live");
+        _keeper.IntentChanged ??= _margin.OnIntentAsync;
         _ = Task.Run(() => _keeper.ResumeAsync(stoppingToken), stoppingToken);
-        var seen = -1L;
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            if (_margin.Recomputes != seen)
-            {
-                seen = _margin.Recomputes;
-                Dispatch(_margin.LatestReports, stoppingToken);
-            }
 
-            await Task.Delay(TimeSpan.FromMilliseconds(50), stoppingToken).ConfigureAwait(false);
+        // Each recompute's reports are handed over as it finishes: no polling between the flag and the keeper.
+        void OnRecomputed(IReadOnlyList<MarginReport> reports) => Dispatch(reports, stoppingToken);
+        _margin.Recomputed += OnRecomputed;
+        try
+        {
+            Dispatch(_margin.LatestReports, stoppingToken);
+            await Task.Delay(Timeout.Infinite, stoppingToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            _margin.Recomputed -= OnRecomputed;
         }
     }
 
@@ -70,7 +77,8 @@ public sealed class KeeperHostedService : BackgroundService
         ArgumentNullException.ThrowIfNull(reports);
         foreach (var report in reports)
         {
-            if (_margin.Classify(report) != AccountStates.Liquidatable)
+            // Liquidating: a liquidation of this account is out (or, in a dry run, was signed) and not settled yet.
+            if (_margin.Classify(report) != AccountStates.Liquidatable || _margin.StateOf(report.Account) == AccountStates.Liquidating)
             {
                 continue;
             }

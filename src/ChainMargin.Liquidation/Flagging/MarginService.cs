@@ -44,6 +44,7 @@ public sealed class MarginService : IDisposable
     private readonly ILogger _log;
     private readonly ConcurrentDictionary<EvmAddress, MarginReport> _latest = new();
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly AccountStateTracker _states;
     private IReadOnlyList<string> _alerts = [];
 
     public MarginService(
@@ -68,6 +69,25 @@ public sealed class MarginService : IDisposable
         _staleChains = staleChains;
         _time = time;
         _log = log;
+        _states = new AccountStateTracker(store, time, log);
+    }
+
+    /// <summary>Raised after each recompute with its reports (the keeper liquidates from them without polling).</summary>
+    public event Action<IReadOnlyList<MarginReport>>? Recomputed;
+
+    /// <summary>The account's current state as this service last recorded or loaded it (null: none yet).</summary>
+    public string? StateOf(EvmAddress account) => _states.StateOf(account);
+
+    /// <summary>
+    /// The keeper's report of what happened to a liquidation intent: sent (or signed in a dry run) makes the account
+    /// liquidating; mined makes it resolved once its recomputed health is back above maintenance; dropped or failed
+    /// makes it liquidatable again.
+    /// </summary>
+    public Task OnIntentAsync(LiquidationIntent intent, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(intent);
+        var latest = EvmAddress.TryParse(intent.Key.Account, out var account) ? Latest(account) : null;
+        return _states.OnIntentAsync(intent, latest, latest is null ? null : Classify(latest), latest is null ? null : ReasonOf(latest, "keeper"), cancellationToken);
     }
 
     /// <summary>Time of the last full or incremental recompute, in milliseconds (a metric).</summary>
@@ -139,18 +159,34 @@ public sealed class MarginService : IDisposable
     public async Task<IReadOnlyList<MarginReport>> RecomputeAsync(IReadOnlySet<EvmAddress>? accounts, string trigger, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        List<MarginReport> reports;
         try
         {
             var started = Stopwatch.GetTimestamp();
             var rows = await StoreSnapshot.ReadAsync(_store, _chains, null, cancellationToken).ConfigureAwait(false);
             var market = await PrepareMarketAsync(rows, null, cancellationToken).ConfigureAwait(false);
             var portfolios = new PortfolioAssembler(_registry).Assemble(rows, accounts);
+
+            // An account whose positions are all closed has no portfolio left; it is computed empty, at every chain's
+            // checkpoint, so that its state still follows (a liquidated account resolves, then turns healthy).
+            var emptied = (accounts ?? _states.NotHealthy()).Where(a => !portfolios.ContainsKey(a)).ToArray();
+            if (emptied.Length > 0)
+            {
+                var all = portfolios.ToDictionary();
+                foreach (var account in emptied)
+                {
+                    all[account] = new Core.Portfolio(account, [account], [], [], [], [], [], new BlockVector(rows.Checkpoints.Values));
+                }
+
+                portfolios = all;
+            }
+
             if (PortfolioEnricher is { } enrich)
             {
                 portfolios = portfolios.ToDictionary(p => p.Key, p => enrich(p.Key, p.Value));
             }
 
-            var reports = new List<MarginReport>(portfolios.Count);
+            reports = new List<MarginReport>(portfolios.Count);
             foreach (var portfolio in portfolios.Values)
             {
                 var report = MarginEngine.Compute(new MarginParameters(portfolio, market));
@@ -161,15 +197,21 @@ public sealed class MarginService : IDisposable
 
             LastRecomputeMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             Recomputes++;
-            return reports;
         }
         finally
         {
             _gate.Release();
         }
+
+        Recomputed?.Invoke(reports);
+        return reports;
     }
 
-    public void Dispose() => _gate.Dispose();
+    public void Dispose()
+    {
+        _gate.Dispose();
+        _states.Dispose();
+    }
 
     /// <summary>The state an account is in given its report.</summary>
     public string Classify(MarginReport report)
@@ -209,23 +251,19 @@ public sealed class MarginService : IDisposable
         return RiskMarket.Prepare(snapshot, _risk, oracle.History);
     }
 
-    private async Task RecordAsync(MarginReport report, string trigger, CancellationToken cancellationToken)
+    private Task<bool> RecordAsync(MarginReport report, string trigger, CancellationToken cancellationToken) =>
+        _states.RecordAsync(report, Classify(report), ReasonOf(report, trigger), cancellationToken);
+
+    private static string ReasonOf(MarginReport report, string trigger)
     {
         var headline = report.Headline;
-        var state = Classify(report);
         var reason = string.Create(CultureInfo.InvariantCulture, $"{trigger}: {headline.Method} {headline.StatusName}");
         if (headline.Reasons.Count > 0)
         {
             reason += " (" + string.Join("; ", headline.Reasons) + ")";
         }
 
-        var changed = await _store.RecordAccountStateAsync(
-            new AccountStateRecord(report.Account, state, headline.Health, reason, report.Blocks.Canonical(), _time.GetUtcNow()),
-            cancellationToken).ConfigureAwait(false);
-        if (changed)
-        {
-            _log.LogInformation("account {Account} is {State} (health {Health}, {Reason})", report.Account, state, headline.Health, reason);
-        }
+        return reason;
     }
 }
 

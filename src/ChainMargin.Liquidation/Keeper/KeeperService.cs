@@ -28,6 +28,9 @@ public sealed class KeeperService : IDisposable
 {
     public const string Protocol = "reference";
 
+    /// <summary>The reason a dry run's signed intent is skipped with (its signed transaction is what would be sent).</summary>
+    public const string DryRunReason = "dry-run";
+
     private static readonly BigInteger Gwei = 1_000_000_000;
     private static readonly Transaction1559Signer TxSigner = new();
 
@@ -60,6 +63,12 @@ public sealed class KeeperService : IDisposable
     public int Broadcasts => _broadcasts;
 
     private int _broadcasts;
+
+    /// <summary>
+    /// Told when an intent is sent (or, in a dry run, signed and kept), mined, dropped or failed: the margin service
+    /// moves the account's state (liquidating, resolved, liquidatable) from it.
+    /// </summary>
+    public Func<LiquidationIntent, CancellationToken, Task>? IntentChanged { get; set; }
 
     public void Dispose()
     {
@@ -255,7 +264,7 @@ public sealed class KeeperService : IDisposable
             // never used, so the next one is read from the node again.
             context.Nonces.Resync();
             _log.LogInformation("keeper (dry run): would liquidate {Account} on chain {Chain} with transaction {Hash}", candidate.Account, chain.ChainId, hash);
-            return await SkipAsync(intent, IntentStates.Signed, "dry-run", cancellationToken).ConfigureAwait(false);
+            return await NotifyAsync(await SkipAsync(intent, IntentStates.Signed, DryRunReason, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
         }
 
         var current = (await _store.GetAsync(intent.Key, cancellationToken).ConfigureAwait(false))!;
@@ -270,7 +279,7 @@ public sealed class KeeperService : IDisposable
         if (await context.Rpc.KnowsTransactionAsync(hash, cancellationToken).ConfigureAwait(false))
         {
             await _store.TransitionAsync(intent.Id, IntentStates.Signed, IntentStates.Sent, new IntentChange(), null, cancellationToken).ConfigureAwait(false);
-            return (await _store.GetAsync(intent.Key, cancellationToken).ConfigureAwait(false))!;
+            return await ReloadAndNotifyAsync(intent.Key, cancellationToken).ConfigureAwait(false);
         }
 
         for (var attempt = 0; ; attempt++)
@@ -281,12 +290,12 @@ public sealed class KeeperService : IDisposable
                 await context.Rpc.SendRawAsync(intent.RawTx!, cancellationToken).ConfigureAwait(false);
                 _log.LogInformation("intent {Id}: sent liquidation of {Account} on chain {Chain}: {Hash}", intent.Id, intent.Key.Account, intent.Key.ChainId, intent.TxHash);
                 await _store.TransitionAsync(intent.Id, IntentStates.Signed, IntentStates.Sent, new IntentChange(), null, cancellationToken).ConfigureAwait(false);
-                return (await _store.GetAsync(intent.Key, cancellationToken).ConfigureAwait(false))!;
+                return await ReloadAndNotifyAsync(intent.Key, cancellationToken).ConfigureAwait(false);
             }
             catch (RpcErrorException error) when (error.RpcMessage.Contains("already known", StringComparison.OrdinalIgnoreCase))
             {
                 await _store.TransitionAsync(intent.Id, IntentStates.Signed, IntentStates.Sent, new IntentChange(), null, cancellationToken).ConfigureAwait(false);
-                return (await _store.GetAsync(intent.Key, cancellationToken).ConfigureAwait(false))!;
+                return await ReloadAndNotifyAsync(intent.Key, cancellationToken).ConfigureAwait(false);
             }
             catch (RpcErrorException error) when (NonceManager.IsNonceError(error) && attempt == 0)
             {
@@ -310,7 +319,7 @@ public sealed class KeeperService : IDisposable
                 _log.LogWarning("intent {Id}: the node refused the transaction: {Error}", intent.Id, error.RpcMessage);
                 context.Nonces.Resync();
                 await _store.TransitionAsync(intent.Id, IntentStates.Signed, IntentStates.Failed, new IntentChange { Reason = "refused by the node: " + error.RpcMessage }, null, cancellationToken).ConfigureAwait(false);
-                return (await _store.GetAsync(intent.Key, cancellationToken).ConfigureAwait(false))!;
+                return await ReloadAndNotifyAsync(intent.Key, cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -330,7 +339,7 @@ public sealed class KeeperService : IDisposable
                     var change = new IntentChange { MinedBlock = receipt.BlockNumber, TxHash = hash, Reason = receipt.Succeeded ? null : "reverted on-chain" };
                     await _store.TransitionAsync(intent.Id, IntentStates.Sent, next, change, null, cancellationToken).ConfigureAwait(false);
                     _log.LogInformation("intent {Id}: transaction {Hash} {State} in block {Block}", intent.Id, hash, next, receipt.BlockNumber);
-                    return (await _store.GetAsync(intent.Key, cancellationToken).ConfigureAwait(false))!;
+                    return await ReloadAndNotifyAsync(intent.Key, cancellationToken).ConfigureAwait(false);
                 }
             }
 
@@ -370,7 +379,7 @@ public sealed class KeeperService : IDisposable
             }
 
             await _store.TransitionAsync(intent.Id, IntentStates.Sent, IntentStates.Dropped, new IntentChange { Reason = "nonce used by another transaction" }, null, cancellationToken).ConfigureAwait(false);
-            return (await _store.GetAsync(intent.Key, cancellationToken).ConfigureAwait(false))!;
+            return await ReloadAndNotifyAsync(intent.Key, cancellationToken).ConfigureAwait(false);
         }
 
         if (!await context.Rpc.KnowsTransactionAsync(intent.TxHash!, cancellationToken).ConfigureAwait(false))
@@ -432,6 +441,27 @@ public sealed class KeeperService : IDisposable
         }
 
         return (await _store.GetAsync(intent.Key, cancellationToken).ConfigureAwait(false))!;
+    }
+
+    private async Task<LiquidationIntent> ReloadAndNotifyAsync(IntentKey key, CancellationToken cancellationToken) =>
+        await NotifyAsync((await _store.GetAsync(key, cancellationToken).ConfigureAwait(false))!, cancellationToken).ConfigureAwait(false);
+
+    private async Task<LiquidationIntent> NotifyAsync(LiquidationIntent intent, CancellationToken cancellationToken)
+    {
+        if (IntentChanged is { } changed)
+        {
+            try
+            {
+                await changed(intent, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // The account's state is bookkeeping; the liquidation itself goes on.
+                _log.LogError("intent {Id}: recording the account's state failed: {Error}", intent.Id, ex.Message);
+            }
+        }
+
+        return intent;
     }
 
     private async Task<LiquidationIntent> SkipAsync(LiquidationIntent intent, string expected, string reason, CancellationToken cancellationToken)

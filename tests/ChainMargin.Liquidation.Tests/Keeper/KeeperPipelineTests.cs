@@ -18,7 +18,8 @@ namespace ChainMargin.Liquidation.Tests.Keeper;
 
 /// <summary>
 /// The whole path on real parts: the service indexes an anvil chain into PostgreSQL, a price crash makes the fast path
-/// flag the account, and the keeper (reacting to the recompute) attests and liquidates it on-chain.
+/// flag the account, and the keeper (reacting to the recompute) attests and liquidates it on-chain; the account's state
+/// history shows liquidatable, liquidating (the intent sent), resolved (mined and indexed), then margin's state again.
 /// </summary>
 public sealed class KeeperPipelineTests : IAsyncLifetime
 {
@@ -100,6 +101,24 @@ public sealed class KeeperPipelineTests : IAsyncLifetime
             Assert.Equal(IntentStates.Mined, mined!.State);
             Assert.Equal(Trader.Address, mined.Key.Account);
             Assert.True(BigInteger.Parse(mined.HealthWad!, System.Globalization.CultureInfo.InvariantCulture) < AttestationSigner.Wad);
+
+            // The liquidation's block is indexed (the account's positions closed): resolved. The next block that moves
+            // a price recomputes it again, and margin decides (no positions: healthy).
+            await WaitAsync(() => Task.FromResult(margin.StateOf(account) == AccountStates.Resolved), "the account to be resolved");
+            await owner.SendAsync(protocol.SpotFeed("ETH"), new SetAnswerFunction { Answer = ReferenceProtocolDeployer.ToFeedUnits(2450m) }, "move ETH");
+            await owner.VerifyAsync();
+            await WaitAsync(() => Task.FromResult(margin.StateOf(account) == AccountStates.Healthy), "the account to follow margin again");
+
+            var history = await _app.Services.GetRequiredService<IChainStore>().GetAccountStateHistoryAsync(account, default);
+            var tail = history.SkipWhile(h => h.State != AccountStates.Liquidatable).ToArray();
+            Assert.Equal([AccountStates.Liquidatable, AccountStates.Liquidating, AccountStates.Resolved, AccountStates.Healthy], tail.Select(h => h.State));
+            var (flagged, liquidating, resolved) = (tail[0], tail[1], tail[2]);
+            Assert.True(flagged.Health < 1m);
+            Assert.Equal($"intent {mined.Id}: liquidation sent on chain {ChainIdValue} in transaction {mined.TxHash}", liquidating.Reason);
+            Assert.StartsWith($"intent {mined.Id} mined in block {mined.MinedBlock}", resolved.Reason, StringComparison.Ordinal);
+            // Resolved at a block vector that includes the liquidation's block.
+            var resolvedAt = long.Parse(resolved.BlockVector.Split(';').Single(b => b.StartsWith($"{ChainIdValue}:", StringComparison.Ordinal)).Split(':')[1], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(resolvedAt >= mined.MinedBlock, $"resolved at block {resolvedAt}, mined in {mined.MinedBlock}");
         }
         finally
         {
