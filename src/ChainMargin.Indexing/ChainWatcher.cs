@@ -47,6 +47,7 @@ public sealed class ChainWatcher
     private ChainCheckpoint? _checkpoint;
     private (long From, long To, Task<List<RawLog>> Logs)? _prefetch;
     private bool _checkpointLoaded;
+    private readonly List<IChainSpanIndexer> _spanIndexers = [];
 
     public ChainWatcher(ChainOptions options, IChainStore store, JsonRpcClient rpc, ChainStatus status, TimeProvider time, ILogger log)
     {
@@ -66,6 +67,9 @@ public sealed class ChainWatcher
     public ChainId Chain { get; }
 
     public ChainStatus Status { get; }
+
+    /// <summary>Venues indexed with every span and committed in its transaction (e.g. Aave V3); add before running.</summary>
+    public IList<IChainSpanIndexer> SpanIndexers => _spanIndexers;
 
     /// <summary>Called after every commit (and after a rollback), in the watcher's own loop.</summary>
     public event Func<ChainCommitted, CancellationToken, Task>? Committed;
@@ -242,8 +246,26 @@ public sealed class ChainWatcher
             }
         }
 
+        var venueStates = new List<VenueStateChange>();
+        try
+        {
+            foreach (var venue in _spanIndexers)
+            {
+                var contribution = await venue.IndexAsync(from, to, byNumber, cancellationToken).ConfigureAwait(false);
+                venueStates.AddRange(contribution.States);
+                facts.AddRange(contribution.Facts);
+                accounts.UnionWith(contribution.Accounts);
+                pricesChanged |= contribution.PricesChanged;
+            }
+        }
+        catch
+        {
+            ResetSpanIndexers();
+            throw;
+        }
+
         var last = byNumber[to];
-        var batch = new ChainBatch(Chain, headers.Select(h => h!).ToArray(), facts, last.Block);
+        var batch = new ChainBatch(Chain, headers.Select(h => h!).ToArray(), facts, last.Block) { VenueStates = venueStates };
         // Backfill: fetch the next span while this one commits, so node and database work overlap. Only for a span
         // wholly below the finality window, whose logs need no hash check against headers read later.
         var nextTo = Math.Min(target, to + Math.Max(_options.MaxBlocksPerCommit, 1));
@@ -252,7 +274,16 @@ public sealed class ChainWatcher
             _prefetch = (to + 1, nextTo, _logs.FetchAsync(to + 1, nextTo, cancellationToken));
         }
 
-        await _store.CommitAsync(batch, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _store.CommitAsync(batch, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            ResetSpanIndexers();
+            throw;
+        }
+
         _checkpoint = new ChainCheckpoint(last.Block, _time.GetUtcNow());
         Status.Progress(head, last.Block, facts.Count, (int)(to - from + 1), _time.GetUtcNow());
         _log.LogDebug(
@@ -318,11 +349,20 @@ public sealed class ChainWatcher
 
         _log.LogWarning("chain {Chain}: reorg, rolling back from {From} to common ancestor {To}", Chain, checkpoint.Number, ancestor.Value.Number);
         var accounts = await AccountsAboveAsync(cancellationToken).ConfigureAwait(false);
+        ResetSpanIndexers();
         await _store.RollbackToAsync(ancestor.Value, cancellationToken).ConfigureAwait(false);
         _checkpoint = new ChainCheckpoint(ancestor.Value, _time.GetUtcNow());
         Status.Reorged(ancestor.Value);
         await RaiseAsync(new ChainCommitted(Chain, ancestor.Value, head, 0, 0, accounts, PricesChanged: true, Reorged: true), cancellationToken).ConfigureAwait(false);
         return true;
+    }
+
+    private void ResetSpanIndexers()
+    {
+        foreach (var venue in _spanIndexers)
+        {
+            venue.Reset();
+        }
     }
 
     private static Task<IReadOnlySet<EvmAddress>> AccountsAboveAsync(CancellationToken cancellationToken)

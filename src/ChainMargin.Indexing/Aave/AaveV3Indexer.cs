@@ -22,9 +22,11 @@ public sealed class AaveV3Indexer
     private readonly JsonRpcClient _rpc;
     private readonly AaveV3EventDecoder _decoder;
     private readonly List<ChainFact> _facts = [];
+    private readonly bool _keepFacts;
 
-    public AaveV3Indexer(JsonRpcClient rpc, ChainId chain, AaveV3MarketAddresses addresses, long startBlock = 0)
+    public AaveV3Indexer(JsonRpcClient rpc, ChainId chain, AaveV3MarketAddresses addresses, long startBlock = 0, bool keepFacts = true)
     {
+        _keepFacts = keepFacts;
         ArgumentNullException.ThrowIfNull(addresses);
         _rpc = rpc;
         Chain = chain;
@@ -51,10 +53,40 @@ public sealed class AaveV3Indexer
     /// <summary>Logs that should have decoded but did not, with the reason.</summary>
     public IEnumerable<RejectedLog> Rejected => _facts.OfType<RejectedLog>();
 
+    /// <summary>Registers a persisted reserve's tokens with the decoder and the tracker (a restart resumes from the store).</summary>
+    public void RestoreReserve(AaveV3ReserveTokens reserve)
+    {
+        ArgumentNullException.ThrowIfNull(reserve);
+        Tracker.RegisterReserve(reserve);
+        _decoder.Register(reserve.AToken, AaveV3ContractRole.AToken);
+        _decoder.Register(reserve.VariableDebtToken, AaveV3ContractRole.VariableDebtToken);
+        _decoder.Register(reserve.StableDebtToken, AaveV3ContractRole.StableDebtToken);
+    }
+
     /// <summary>Fetches and applies every log up to <paramref name="toBlock"/>; returns the number of facts applied.</summary>
-    public async Task<int> SyncAsync(long toBlock, CancellationToken cancellationToken)
+    public Task<int> SyncAsync(long toBlock, CancellationToken cancellationToken) => SyncAsync(toBlock, null, cancellationToken);
+
+    /// <summary>
+    /// Fetches and applies every log up to <paramref name="toBlock"/>, calling <paramref name="blockApplied"/> after
+    /// the last fact of each block that had any (with that block's facts), so per-block state can be taken.
+    /// </summary>
+    public async Task<int> SyncAsync(long toBlock, Func<BlockRef, IReadOnlyList<ChainFact>, Task>? blockApplied, CancellationToken cancellationToken)
     {
         var applied = 0;
+        var blockFacts = new List<ChainFact>();
+        async Task FlushAsync()
+        {
+            if (blockApplied is not null && blockFacts.Count > 0)
+            {
+                var block = blockFacts[0].Block;
+                var facts = blockFacts.ToList();
+                blockFacts.Clear();
+                await blockApplied(block, facts).ConfigureAwait(false);
+            }
+
+            blockFacts.Clear();
+        }
+
         var from = IndexedTo + 1;
         (long Block, int LogIndex)? after = null;
         while (from <= toBlock)
@@ -76,7 +108,17 @@ public sealed class AaveV3Indexer
                     continue;
                 }
 
-                _facts.Add(fact);
+                if (blockFacts.Count > 0 && blockFacts[0].Block.Number != fact.Block.Number)
+                {
+                    await FlushAsync().ConfigureAwait(false);
+                }
+
+                blockFacts.Add(fact);
+                if (_keepFacts)
+                {
+                    _facts.Add(fact);
+                }
+
                 if (fact is not RejectedLog)
                 {
                     Tracker.Apply(fact, timestamps[log.BlockNumber]);
@@ -103,6 +145,7 @@ public sealed class AaveV3Indexer
             from = restartAt;
         }
 
+        await FlushAsync().ConfigureAwait(false);
         IndexedTo = toBlock;
         return applied;
     }

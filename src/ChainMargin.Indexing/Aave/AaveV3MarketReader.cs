@@ -75,6 +75,11 @@ public sealed class AaveV3MarketReader(JsonRpcClient rpc, EvmAddress pool, EvmAd
     private async Task<(JsonElement? Header, string?[] Answers)> CallManyAsync(
         List<(EvmAddress To, byte[] Data)> calls, string blockTag, bool withHeader, CancellationToken cancellationToken)
     {
+        if (calls.Count == 0 && !withHeader)
+        {
+            return (null, []);
+        }
+
         var requests = new List<RpcRequest>();
         if (withHeader)
         {
@@ -89,8 +94,16 @@ public sealed class AaveV3MarketReader(JsonRpcClient rpc, EvmAddress pool, EvmAd
             };
             requests.Add(Call(multicall, aggregate.GetCallData(), blockTag));
             var results = await rpc.BatchAsync(requests, cancellationToken).ConfigureAwait(false);
-            var decoded = AaveV3Abi.DecodeMulticall3Results(results[^1].GetString()!);
-            return (withHeader ? results[0] : null, decoded.Select(d => d.Success ? d.ReturnData : null).ToArray());
+            var answer = results[^1].GetString()!;
+
+            // "0x": no Multicall3 code at that block yet (a market read from its first blocks); plain calls below.
+            if (answer != "0x")
+            {
+                var decoded = AaveV3Abi.DecodeMulticall3Results(answer);
+                return (withHeader ? results[0] : null, decoded.Select(d => d.Success ? d.ReturnData : null).ToArray());
+            }
+
+            requests.RemoveAt(requests.Count - 1);
         }
 
         requests.AddRange(calls.Select(c => Call(c.To, c.Data, blockTag)));

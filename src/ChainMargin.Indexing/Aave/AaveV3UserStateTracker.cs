@@ -26,6 +26,7 @@ public sealed class AaveV3UserStateTracker
     private readonly Dictionary<EvmAddress, AaveV3ReserveTokens> _byAsset = [];
     private readonly Dictionary<EvmAddress, (AaveV3ReserveTokens Reserve, TokenKind Kind)> _byToken = [];
     private readonly Dictionary<EvmAddress, AaveV3ReserveIndexes> _indexes = [];
+    private readonly HashSet<EvmAddress> _touched = [];
 
     private enum TokenKind
     {
@@ -56,6 +57,36 @@ public sealed class AaveV3UserStateTracker
         _byToken[reserve.AToken] = (reserve, TokenKind.AToken);
         _byToken[reserve.VariableDebtToken] = (reserve, TokenKind.VariableDebt);
         _byToken[reserve.StableDebtToken] = (reserve, TokenKind.StableDebt);
+    }
+
+    /// <summary>Users whose state an applied fact touched since the last call (the persisted versions to write).</summary>
+    public IReadOnlyList<EvmAddress> TakeTouched()
+    {
+        var touched = _touched.ToList();
+        _touched.Clear();
+        return touched;
+    }
+
+    /// <summary>
+    /// Puts back a user as persisted (a restart resumes from the store): the collateral bits of the configuration,
+    /// e-mode and balances; the borrowing bits follow from the balances as they do after events.
+    /// </summary>
+    public void Restore(AaveV3TrackedUser user)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        var state = new UserState { EMode = user.EModeCategory };
+        state.RestoreCollateralBits(user.Configuration);
+        foreach (var b in user.Balances)
+        {
+            var balances = state.For(b.ReserveId);
+            balances.ScaledA = b.ScaledATokenBalance;
+            balances.ScaledV = b.ScaledVariableDebt;
+            balances.StablePrincipal = b.StablePrincipal;
+            balances.StableRate = b.StableRate;
+            balances.StableTimestamp = b.StableLastUpdated;
+        }
+
+        _users[user.User] = state;
     }
 
     public AaveV3ReserveTokens? ReserveOf(EvmAddress asset) => _byAsset.TryGetValue(asset, out var r) ? r : null;
@@ -217,6 +248,7 @@ public sealed class AaveV3UserStateTracker
 
     private UserState User(EvmAddress user)
     {
+        _touched.Add(user);
         if (!_users.TryGetValue(user, out var state))
         {
             state = new UserState();
@@ -249,6 +281,17 @@ public sealed class AaveV3UserStateTracker
             }
 
             return b;
+        }
+
+        public void RestoreCollateralBits(BigInteger configuration)
+        {
+            var mask = BigInteger.Zero;
+            for (var bit = 1; bit < 256; bit += 2)
+            {
+                mask |= BigInteger.One << bit;
+            }
+
+            CollateralBits = configuration & mask;
         }
 
         public void SetCollateral(int reserveId, bool on)
