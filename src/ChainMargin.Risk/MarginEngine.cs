@@ -57,7 +57,10 @@ public static class MarginEngine
         var pm = results[MarginMethods.Portfolio].Maintenance;
         var efficiency = new CapitalEfficiency(iso, cross, pm, iso - cross, iso - pm, SavingFraction(iso, cross), SavingFraction(iso, pm));
         var credit = account.CreditLimit > 0 ? new CreditLine(Units.ToReported(account.CreditLimit, 2), accountStatus == MarginStatus.Unpriced ? 0 : Units.ToReported(account.CreditLimit, 2)) : null;
-        return new MarginReport(parameters.Portfolio.Account, market.Config.HeadlineMethod, ordered, efficiency, credit, parameters.Portfolio.Blocks, market.Snapshot.Now);
+        return new MarginReport(parameters.Portfolio.Account, market.Config.HeadlineMethod, ordered, efficiency, credit, parameters.Portfolio.Blocks, market.Snapshot.Now)
+        {
+            Addresses = parameters.Portfolio.Addresses.Count > 0 ? parameters.Portfolio.Addresses : [parameters.Portfolio.Account],
+        };
     }
 
     /// <summary>The loss of every underlying in every grid scenario (k = volIndex * spotSteps + spotIndex).</summary>
@@ -173,16 +176,16 @@ public static class MarginEngine
         for (var i = 0; i < account.Legs.Length; i++)
         {
             var leg = account.Legs[i];
-            var (kind, chain, venue, instrument, asset) = leg.Kind switch
+            var (kind, chain, venue, instrument, asset, holder) = leg.Kind switch
             {
-                LegKind.Collateral => ("collateral", portfolio.Collateral[leg.Source].Chain, portfolio.Collateral[leg.Source].Venue, portfolio.Collateral[leg.Source].Asset.Symbol, portfolio.Collateral[leg.Source].Asset),
-                LegKind.Debt => ("debt", portfolio.Debts[leg.Source].Chain, portfolio.Debts[leg.Source].Venue, portfolio.Debts[leg.Source].Asset.Symbol, portfolio.Debts[leg.Source].Asset),
-                LegKind.Perp => ("perp", portfolio.Perps[leg.Source].Chain, portfolio.Perps[leg.Source].Venue, portfolio.Perps[leg.Source].Market, portfolio.Perps[leg.Source].Underlying),
-                _ => ("option", portfolio.Options[leg.Source].Chain, portfolio.Options[leg.Source].Venue, portfolio.Options[leg.Source].Series, portfolio.Options[leg.Source].Underlying),
+                LegKind.Collateral => ("collateral", portfolio.Collateral[leg.Source].Chain, portfolio.Collateral[leg.Source].Venue, portfolio.Collateral[leg.Source].Asset.Symbol, portfolio.Collateral[leg.Source].Asset, portfolio.Collateral[leg.Source].Holder),
+                LegKind.Debt => ("debt", portfolio.Debts[leg.Source].Chain, portfolio.Debts[leg.Source].Venue, portfolio.Debts[leg.Source].Asset.Symbol, portfolio.Debts[leg.Source].Asset, portfolio.Debts[leg.Source].Holder),
+                LegKind.Perp => ("perp", portfolio.Perps[leg.Source].Chain, portfolio.Perps[leg.Source].Venue, portfolio.Perps[leg.Source].Market, portfolio.Perps[leg.Source].Underlying, portfolio.Perps[leg.Source].Holder),
+                _ => ("option", portfolio.Options[leg.Source].Chain, portfolio.Options[leg.Source].Venue, portfolio.Options[leg.Source].Series, portfolio.Options[leg.Source].Underlying, portfolio.Options[leg.Source].Holder),
             };
             var e = legEquity[i];
             var r = legRequirement[i];
-            positions.Add(new PositionContribution(kind, chain, venue, instrument, asset, Units.ToReported(e), Units.ToReported(r)));
+            positions.Add(new PositionContribution(kind, chain, venue, instrument, asset, Units.ToReported(e), Units.ToReported(r)) { Holder = holder ?? portfolio.Account });
             chainEquity[leg.Chain] += e;
             chainRequirement[leg.Chain] += r;
         }

@@ -65,6 +65,9 @@ public sealed record MarginReport(
     BlockVector Blocks,
     DateTimeOffset ValuedAt)
 {
+    /// <summary>Every address of the account (linked addresses after the primary); the account alone when not linked.</summary>
+    public IReadOnlyList<EvmAddress> Addresses { get; init; } = [Account];
+
     public MethodResult Headline => Method(HeadlineMethod);
 
     public MethodResult Method(string name) =>
@@ -97,7 +100,11 @@ public sealed record MethodResult(
 /// methods its component VaR/ES). Kind: collateral, debt, perp, option. Instrument: asset, market or series.
 /// </summary>
 public sealed record PositionContribution(
-    string Kind, ChainId Chain, string Venue, string Instrument, AssetId Asset, decimal Equity, decimal Requirement);
+    string Kind, ChainId Chain, string Venue, string Instrument, AssetId Asset, decimal Equity, decimal Requirement)
+{
+    /// <summary>The address that holds the position (for a linked account, which of its addresses).</summary>
+    public EvmAddress? Holder { get; init; }
+}
 
 public sealed record ChainContribution(ChainId Chain, decimal Equity, decimal Requirement, decimal? Health);
 

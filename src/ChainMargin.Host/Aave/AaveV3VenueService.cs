@@ -69,8 +69,8 @@ public sealed partial class AaveV3VenueService : BackgroundService
                     continue;
                 }
 
-                (collateral ??= [.. portfolio.Collateral]).AddRange(aave.Collateral);
-                (debts ??= [.. portfolio.Debts]).AddRange(aave.Debts);
+                (collateral ??= [.. portfolio.Collateral]).AddRange(aave.Collateral.Select(c => c with { Holder = address }));
+                (debts ??= [.. portfolio.Debts]).AddRange(aave.Debts.Select(d => d with { Holder = address }));
                 (health ??= [.. portfolio.VenueHealth]).Add(aave.Health);
                 if (blocks.For(view.Chain) is null)
                 {

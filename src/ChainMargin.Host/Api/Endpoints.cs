@@ -18,6 +18,7 @@ public static class Endpoints
     {
         ArgumentNullException.ThrowIfNull(app);
         var v1 = app.MapGroup("/v1").AddEndpointFilter(ReadAccessFilter);
+        v1.MapAccountLinks();
 
         v1.MapGet("/accounts/{address}/health", async (string address, MarginService margin, ChainStatusRegistry chains, TimeProvider time, CancellationToken ct) =>
         {
@@ -50,7 +51,7 @@ public static class Endpoints
 
             var report = await margin.ComputeAsync(account, ct).ConfigureAwait(false);
             var method = report.Method(MarginMethods.Cross);
-            return Results.Ok(new { account = account.Value, positions = method.Positions, blocks = report.Blocks.Blocks });
+            return Results.Ok(new { account = report.Account.Value, addresses = report.Addresses, positions = method.Positions, blocks = report.Blocks.Blocks });
         }).WithName("GetAccountPositions");
 
         v1.MapPost("/accounts/{address}/what-if", async (string address, WhatIfRequest? request, MarginService margin, ChainStatusRegistry chains, TimeProvider time, CancellationToken ct) =>
@@ -91,7 +92,7 @@ public static class Endpoints
             return Results.Ok(HealthResponse.From(report, margin.Classify(report), chains, time.GetUtcNow()));
         }).WithName("WhatIf");
 
-        v1.MapGet("/at-risk", async (IChainStore store, ChainStatusRegistry chains, string? state, ulong? chain, int? page, int? pageSize, string? sort, CancellationToken ct) =>
+        v1.MapGet("/at-risk", async (IChainStore store, ChainStatusRegistry chains, ChainMargin.Liquidation.Accounts.AccountDirectory accounts, string? state, ulong? chain, int? page, int? pageSize, string? sort, CancellationToken ct) =>
         {
             var size = pageSize ?? 50;
             var number = page ?? 1;
@@ -122,6 +123,10 @@ public static class Endpoints
 
             var states = await store.GetCurrentAccountStatesAsync(ct).ConfigureAwait(false);
             IEnumerable<AccountStateRecord> rows = states.Where(s => state is null ? s.State != AccountStates.Healthy : s.State == state);
+
+            // A linked address's own earlier state is not its account's: the group is listed once, under its primary.
+            var groups = await accounts.CurrentAsync(ct).ConfigureAwait(false);
+            rows = rows.Where(s => groups.AccountOf(s.Account) == s.Account);
             if (chain is { } onChain)
             {
                 var prefix = onChain.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":";
@@ -231,6 +236,9 @@ public sealed record HealthResponse(
     /// <summary>Each venue's own health on its chain (where that venue would liquidate), beside the cross-chain health.</summary>
     public IReadOnlyList<VenueHealth> Venues { get; init; } = [];
 
+    /// <summary>Every address of the account (a linked account's primary first); the account alone when not linked.</summary>
+    public IReadOnlyList<EvmAddress> Addresses { get; init; } = [];
+
     public static HealthResponse From(MarginReport report, string state, ChainStatusRegistry chains, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(report);
@@ -239,6 +247,9 @@ public sealed record HealthResponse(
         var stale = chains.All.Select(c => ChainStatusResponse.From(c, now)).Where(c => c.Stale).ToArray();
         return new HealthResponse(
             report.Account.Value, state, report.HeadlineMethod, headline.Health, headline.StatusName, headline.Reasons, report.Methods,
-            headline.Chains, report.Blocks.Blocks.ToArray(), report.Efficiency, stale, report.ValuedAt);
+            headline.Chains, report.Blocks.Blocks.ToArray(), report.Efficiency, stale, report.ValuedAt)
+        {
+            Addresses = report.Addresses,
+        };
     }
 }

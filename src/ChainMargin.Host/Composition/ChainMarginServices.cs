@@ -47,7 +47,7 @@ public static class ChainMarginServices
                 statuses.GetOrAdd(new ChainId(chain.ChainId), chain.Name, chain.StaleAfter);
             }
 
-            return new MarginService(
+            var margin = new MarginService(
                 sp.GetRequiredService<IChainStore>(),
                 sp.GetRequiredService<TokenRegistry>(),
                 sp.GetRequiredService<RiskConfig>(),
@@ -58,7 +58,10 @@ public static class ChainMarginServices
                     .ToDictionary(s => s.Chain, s => s.Reason!),
                 sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<ILogger<MarginService>>());
+            margin.Accounts = sp.GetRequiredService<ChainMargin.Liquidation.Accounts.AccountDirectory>();
+            return margin;
         });
+        services.AddChainMarginAccounts(configuration);
         services.AddHostedService<WatcherHostedService>();
         Aave.AaveV3VenueServices.AddAaveV3Venues(services, chains);
         services.AddChainMarginKeeper(configuration);

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using ChainMargin.Core;
+using ChainMargin.Liquidation.Accounts;
 using ChainMargin.Liquidation.Portfolio;
 using ChainMargin.Risk;
 using Microsoft.Extensions.Logging;
@@ -46,6 +47,7 @@ public sealed class MarginService : IDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly AccountStateTracker _states;
     private IReadOnlyList<string> _alerts = [];
+    private AccountGroups _groups = AccountGroups.None;
 
     public MarginService(
         IChainStore store,
@@ -96,7 +98,7 @@ public sealed class MarginService : IDisposable
     public long Recomputes { get; private set; }
 
     /// <summary>The latest report of an account from the last recompute that included it.</summary>
-    public MarginReport? Latest(EvmAddress account) => _latest.GetValueOrDefault(account);
+    public MarginReport? Latest(EvmAddress account) => _latest.GetValueOrDefault(Volatile.Read(ref _groups).AccountOf(account));
 
     public IReadOnlyCollection<MarginReport> LatestReports => _latest.Values.ToArray();
 
@@ -107,9 +109,27 @@ public sealed class MarginService : IDisposable
     /// </summary>
     public Func<EvmAddress, Core.Portfolio, Core.Portfolio>? PortfolioEnricher { get; set; }
 
-    /// <summary>The venues' own health for the account as the enricher adds it (empty without one).</summary>
-    public IReadOnlyList<VenueHealth> VenueHealthOf(EvmAddress account) =>
-        PortfolioEnricher?.Invoke(account, Core.Portfolio.Empty(account)).VenueHealth ?? [];
+    /// <summary>
+    /// Optional, set by the host: which addresses make one account (configured and signed links). Without it every
+    /// address is its own account.
+    /// </summary>
+    public AccountDirectory? Accounts { get; set; }
+
+    /// <summary>The venues' own health for every address of the account as the enricher adds it (empty without one).</summary>
+    public IReadOnlyList<VenueHealth> VenueHealthOf(EvmAddress account)
+    {
+        var groups = Volatile.Read(ref _groups);
+        var primary = groups.AccountOf(account);
+        return PortfolioEnricher?.Invoke(primary, Core.Portfolio.Empty(primary) with { Addresses = groups.AddressesOf(primary) }).VenueHealth ?? [];
+    }
+
+    /// <summary>The account groups as of now (every address alone without <see cref="Accounts"/>).</summary>
+    public async Task<AccountGroups> GroupsAsync(CancellationToken cancellationToken)
+    {
+        var groups = Accounts is null ? AccountGroups.None : await Accounts.CurrentAsync(cancellationToken).ConfigureAwait(false);
+        Volatile.Write(ref _groups, groups);
+        return groups;
+    }
 
     /// <summary>The price alerts of the last market prepared (stale, bound, jump, sequencer, cross-chain disagreement).</summary>
     public IReadOnlyList<string> PriceAlerts => Volatile.Read(ref _alerts);
@@ -124,11 +144,15 @@ public sealed class MarginService : IDisposable
     /// </summary>
     public async Task<MarginReport> ComputeAsync(EvmAddress account, Shocks? shocks, CancellationToken cancellationToken)
     {
-        var rows = await StoreSnapshot.ReadAsync(_store, _chains, account, cancellationToken).ConfigureAwait(false);
+        // Any address of a linked account gets the whole account, named by its primary.
+        var groups = await GroupsAsync(cancellationToken).ConfigureAwait(false);
+        var primary = groups.AccountOf(account);
+        var addresses = groups.AddressesOf(primary);
+        var rows = await StoreSnapshot.ReadAddressesAsync(_store, _chains, addresses, cancellationToken).ConfigureAwait(false);
         var market = await PrepareMarketAsync(rows, shocks, cancellationToken).ConfigureAwait(false);
-        var portfolios = new PortfolioAssembler(_registry).Assemble(rows);
-        var portfolio = portfolios.GetValueOrDefault(account) ?? Core.Portfolio.Empty(account);
-        portfolio = PortfolioEnricher?.Invoke(account, portfolio) ?? portfolio;
+        var portfolios = new PortfolioAssembler(_registry).Assemble(rows, null, groups);
+        var portfolio = portfolios.GetValueOrDefault(primary) ?? Core.Portfolio.Empty(primary) with { Addresses = addresses };
+        portfolio = PortfolioEnricher?.Invoke(primary, portfolio) ?? portfolio;
         return MarginEngine.Compute(new MarginParameters(portfolio, market));
     }
 
@@ -152,7 +176,10 @@ public sealed class MarginService : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(shard);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(shard, shards);
         var rows = await StoreSnapshot.ReadAsync(_store, _chains, null, cancellationToken).ConfigureAwait(false);
-        var accounts = rows.Accounts.Where(a => ShardOf(a, shards) == shard).ToHashSet();
+        var groups = await GroupsAsync(cancellationToken).ConfigureAwait(false);
+
+        // A linked account is swept in its primary's shard, all its addresses together.
+        var accounts = rows.Accounts.Where(a => ShardOf(groups.AccountOf(a), shards) == shard).ToHashSet();
         return accounts.Count == 0 ? [] : await RecomputeAsync(accounts, trigger, cancellationToken).ConfigureAwait(false);
     }
 
@@ -164,18 +191,19 @@ public sealed class MarginService : IDisposable
         {
             var started = Stopwatch.GetTimestamp();
             var rows = await StoreSnapshot.ReadAsync(_store, _chains, null, cancellationToken).ConfigureAwait(false);
+            var groups = await GroupsAsync(cancellationToken).ConfigureAwait(false);
             var market = await PrepareMarketAsync(rows, null, cancellationToken).ConfigureAwait(false);
-            var portfolios = new PortfolioAssembler(_registry).Assemble(rows, accounts);
+            var portfolios = new PortfolioAssembler(_registry).Assemble(rows, accounts, groups);
 
             // An account whose positions are all closed has no portfolio left; it is computed empty, at every chain's
             // checkpoint, so that its state still follows (a liquidated account resolves, then turns healthy).
-            var emptied = (accounts ?? _states.NotHealthy()).Where(a => !portfolios.ContainsKey(a)).ToArray();
+            var emptied = (accounts ?? _states.NotHealthy()).Select(groups.AccountOf).Distinct().Where(a => !portfolios.ContainsKey(a)).ToArray();
             if (emptied.Length > 0)
             {
                 var all = portfolios.ToDictionary();
                 foreach (var account in emptied)
                 {
-                    all[account] = new Core.Portfolio(account, [account], [], [], [], [], [], new BlockVector(rows.Checkpoints.Values));
+                    all[account] = new Core.Portfolio(account, groups.AddressesOf(account), [], [], [], [], [], new BlockVector(rows.Checkpoints.Values));
                 }
 
                 portfolios = all;

@@ -22,8 +22,8 @@ public sealed record LiquidationCandidate(
     private static readonly string[] ReferenceVenues = ["vault:", "perp:", "options:"];
 
     /// <summary>
-    /// One candidate per chain where a liquidatable account has reference-protocol positions. The gas token is priced
-    /// from the report's own spot of <paramref name="nativeAsset"/> when the report carries it.
+    /// One candidate per chain (and, for a linked account, per holding address) where a liquidatable account has
+    /// reference-protocol positions. The gas token is priced from the report's own spot of <paramref name="nativeAsset"/> when the report carries it.
     /// </summary>
     public static IReadOnlyList<LiquidationCandidate> FromReport(MarginReport report, string nativeAsset = "ETH")
     {
@@ -37,10 +37,11 @@ public sealed record LiquidationCandidate(
         var native = headline.LiquidationPrices.FirstOrDefault(p => string.Equals(p.Underlying.Symbol, nativeAsset, StringComparison.OrdinalIgnoreCase))?.Spot;
         return headline.Positions
             .Where(p => ReferenceVenues.Any(v => p.Venue.StartsWith(v, StringComparison.Ordinal)))
-            .GroupBy(p => p.Chain)
+            // A linked account is liquidated per address: each holder's positions on a chain are that address's.
+            .GroupBy(p => (Holder: p.Holder ?? report.Account, p.Chain))
             .Select(g => new LiquidationCandidate(
-                report.Account,
-                g.Key,
+                g.Key.Holder,
+                g.Key.Chain,
                 health,
                 headline.Status == MarginStatus.PriceUnsafe,
                 headline.StatusName,

@@ -38,6 +38,29 @@ public sealed record StoreSnapshot(
             checkpoints);
     }
 
+    /// <summary>The rows of several addresses (a linked account's), each address read on its own and the rows joined.</summary>
+    public static async Task<StoreSnapshot> ReadAddressesAsync(IChainStore store, IEnumerable<ChainId> chains, IReadOnlyList<EvmAddress> addresses, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(addresses);
+        var first = await ReadAsync(store, chains, addresses.Count > 0 ? addresses[0] : null, cancellationToken).ConfigureAwait(false);
+        if (addresses.Count <= 1)
+        {
+            return first;
+        }
+
+        var collateral = first.Collateral.ToList();
+        var perps = first.Perps.ToList();
+        var options = first.Options.ToList();
+        foreach (var address in addresses.Skip(1))
+        {
+            collateral.AddRange(await store.GetCollateralAsync(address, cancellationToken).ConfigureAwait(false));
+            perps.AddRange(await store.GetPerpPositionsAsync(address, cancellationToken).ConfigureAwait(false));
+            options.AddRange(await store.GetOptionPositionsAsync(address, cancellationToken).ConfigureAwait(false));
+        }
+
+        return first with { Collateral = collateral, Perps = perps, Options = options };
+    }
+
     public IEnumerable<EvmAddress> Accounts =>
         Collateral.Select(c => c.Account).Concat(Perps.Select(p => p.Account)).Concat(Options.Select(o => o.Account)).Distinct();
 }
@@ -45,7 +68,8 @@ public sealed record StoreSnapshot(
 /// <summary>
 /// Joins an account's rows on every chain into one <see cref="Core.Portfolio"/>: tokens become canonical assets with
 /// their decimals, perp markets and option series resolve to their underlyings. The portfolio's block vector holds each
-/// chain's checkpoint, the block every value of that chain was read at.
+/// chain's checkpoint, the block every value of that chain was read at. Linked addresses (<see cref="AccountGroups"/>)
+/// make one portfolio under the group's primary; each position keeps the address that holds it.
 /// </summary>
 public sealed class PortfolioAssembler
 {
@@ -55,14 +79,28 @@ public sealed class PortfolioAssembler
     public PortfolioAssembler(TokenRegistry registry) => _registry = registry;
 
     /// <summary>Builds one portfolio per account (zero balances and closed positions left out).</summary>
-    public IReadOnlyDictionary<EvmAddress, Core.Portfolio> Assemble(StoreSnapshot rows, IReadOnlySet<EvmAddress>? only = null)
+    public IReadOnlyDictionary<EvmAddress, Core.Portfolio> Assemble(StoreSnapshot rows, IReadOnlySet<EvmAddress>? only = null) =>
+        Assemble(rows, only, AccountGroups.None);
+
+    /// <summary>
+    /// Builds one portfolio per account, linked addresses joined under their primary (the dictionary's key).
+    /// <paramref name="only"/> may name any address of an account.
+    /// </summary>
+    public IReadOnlyDictionary<EvmAddress, Core.Portfolio> Assemble(StoreSnapshot rows, IReadOnlySet<EvmAddress>? only, AccountGroups groups)
     {
         ArgumentNullException.ThrowIfNull(rows);
+        ArgumentNullException.ThrowIfNull(groups);
+        if (only is not null && groups.Links.Count > 0)
+        {
+            only = only.Select(groups.AccountOf).ToHashSet();
+        }
+
         var markets = rows.Markets.ToDictionary(m => (m.Chain.Value, m.Venue, m.MarketId));
         var series = rows.Series.ToDictionary(s => (s.Chain.Value, s.Venue, s.SeriesId));
         var builders = new Dictionary<EvmAddress, Builder>();
-        Builder For(EvmAddress account)
+        Builder For(EvmAddress address)
         {
+            var account = groups.AccountOf(address);
             if (!builders.TryGetValue(account, out var builder))
             {
                 builder = new Builder(account);
@@ -72,7 +110,7 @@ public sealed class PortfolioAssembler
             return builder;
         }
 
-        bool Wanted(EvmAddress account) => only is null || only.Contains(account);
+        bool Wanted(EvmAddress address) => only is null || only.Contains(groups.AccountOf(address));
 
         foreach (var row in rows.Collateral)
         {
@@ -91,7 +129,7 @@ public sealed class PortfolioAssembler
 
             // The token's own symbol goes to the engine: the risk config maps a wrapped or bridged variant (WETH,
             // USDC.E) to its canonical asset with the variant's haircut.
-            builder.Collateral.Add(new PortfolioCollateral(row.Chain, "vault:" + row.Venue, new AssetId(token.Symbol), new TokenAmount(row.Balance, token.Decimals), row.AsOf));
+            builder.Collateral.Add(new PortfolioCollateral(row.Chain, "vault:" + row.Venue, new AssetId(token.Symbol), new TokenAmount(row.Balance, token.Decimals), row.AsOf) { Holder = row.Account });
         }
 
         foreach (var row in rows.Perps)
@@ -111,7 +149,7 @@ public sealed class PortfolioAssembler
             var asset = _registry.PriceFeedAsset(row.Chain, market.Feed) ?? new AssetId(market.Symbol);
             builder.Perps.Add(new PortfolioPerp(
                 row.Chain, "perp:" + row.Venue, market.Symbol + "-PERP", asset, new TokenAmount(row.Size, SizeDecimals),
-                new TokenAmount(row.EntryPrice, FeedDecimals), row.AsOf));
+                new TokenAmount(row.EntryPrice, FeedDecimals), row.AsOf) { Holder = row.Account });
         }
 
         foreach (var row in rows.Options)
@@ -133,7 +171,7 @@ public sealed class PortfolioAssembler
                 $"{s.Symbol}-{DateTimeOffset.FromUnixTimeSeconds(s.Expiry):yyyyMMdd}-{Units.Format(s.Strike, FeedDecimals).TrimEnd('0').TrimEnd('.')}-{(s.IsCall ? "C" : "P")}");
             builder.Options.Add(new PortfolioOption(
                 row.Chain, "options:" + row.Venue, name, asset, new TokenAmount(s.Strike, FeedDecimals),
-                DateTimeOffset.FromUnixTimeSeconds(s.Expiry), s.IsCall, new TokenAmount(row.Size, SizeDecimals), row.AsOf));
+                DateTimeOffset.FromUnixTimeSeconds(s.Expiry), s.IsCall, new TokenAmount(row.Size, SizeDecimals), row.AsOf) { Holder = row.Account });
         }
 
         var result = new Dictionary<EvmAddress, Core.Portfolio>();
@@ -141,7 +179,7 @@ public sealed class PortfolioAssembler
         {
             var chains = builder.Chains();
             var vector = new BlockVector(chains.Select(c => rows.Checkpoints.TryGetValue(c, out var cp) ? cp : builder.LatestBlock(c)));
-            result[account] = new Core.Portfolio(account, [account], builder.Collateral, [], builder.Perps, builder.Options, [], vector);
+            result[account] = new Core.Portfolio(account, groups.AddressesOf(account), builder.Collateral, [], builder.Perps, builder.Options, [], vector);
         }
 
         return result;
