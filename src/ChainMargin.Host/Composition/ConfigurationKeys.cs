@@ -24,6 +24,8 @@ public static class ConfigurationKeys
         ["Chains"] = typeof(List<ChainOptions>),
         ["Risk"] = typeof(RiskConfig),
         ["Keeper"] = typeof(ChainMargin.Liquidation.Keeper.KeeperOptions),
+        ["Webhooks"] = typeof(Webhooks.WebhookOptions),
+        ["HealthHistory"] = typeof(Webhooks.HealthHistoryOptions),
     };
 
     /// <summary>Secrets read from the environment by the keeper (CHAINMARGIN_KEEPER_KEY_&lt;chain&gt; ...), never settings.</summary>

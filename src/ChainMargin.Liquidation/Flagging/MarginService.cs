@@ -87,6 +87,12 @@ public sealed class MarginService : IDisposable
     /// </summary>
     public Func<EvmAddress, Core.Portfolio, Core.Portfolio>? PortfolioEnricher { get; set; }
 
+    /// <summary>
+    /// Optional, set by the host: records every recompute's state with what must commit with a change (the webhook
+    /// outbox) and samples health. Without it the store records the state alone.
+    /// </summary>
+    public IAccountStateRecorder? StateRecorder { get; set; }
+
     /// <summary>The venues' own health for the account as the enricher adds it (empty without one).</summary>
     public IReadOnlyList<VenueHealth> VenueHealthOf(EvmAddress account) =>
         PortfolioEnricher?.Invoke(account, Core.Portfolio.Empty(account)).VenueHealth ?? [];
@@ -219,9 +225,12 @@ public sealed class MarginService : IDisposable
             reason += " (" + string.Join("; ", headline.Reasons) + ")";
         }
 
-        var changed = await _store.RecordAccountStateAsync(
-            new AccountStateRecord(report.Account, state, headline.Health, reason, report.Blocks.Canonical(), _time.GetUtcNow()),
-            cancellationToken).ConfigureAwait(false);
+        var record = new AccountStateRecord(report.Account, state, headline.Health, reason, report.Blocks.Canonical(), _time.GetUtcNow());
+        var changed = StateRecorder is { } recorder
+            ? await recorder.RecordAsync(
+                new AccountObservation(record, [.. report.Methods.Select(m => new MethodHealth(m.Method, m.Health, m.StatusName))]),
+                cancellationToken).ConfigureAwait(false)
+            : await _store.RecordAccountStateAsync(record, cancellationToken).ConfigureAwait(false);
         if (changed)
         {
             _log.LogInformation("account {Account} is {State} (health {Health}, {Reason})", report.Account, state, headline.Health, reason);
