@@ -17,6 +17,9 @@ public interface IAccountStateRecorder
 {
     /// <summary>Records the state when it changed; returns false when it is unchanged.</summary>
     Task<bool> RecordAsync(AccountObservation observation, CancellationToken cancellationToken);
+
+    /// <summary>A recompute that left the state as it was: nothing is recorded but the health may be sampled.</summary>
+    Task ObserveUnchangedAsync(AccountObservation observation, CancellationToken cancellationToken);
 }
 
 /// <summary>The delivery states of the webhook outbox.</summary>

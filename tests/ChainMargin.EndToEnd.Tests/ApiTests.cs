@@ -15,6 +15,12 @@ public sealed class ApiFixture : CrossChainScenario
     protected override bool UsePostgres => false;
 
     protected override bool FastPath => true;
+
+    // Every move of at least the sampling step is sampled, however soon after the last sample.
+    protected override IEnumerable<string> ExtraArgs => ["--HealthHistory:MinInterval=00:00:00"];
+
+    /// <summary>Sets ETH on chain A's feed (the dashboard test moves prices; the API tests only read).</summary>
+    public Task DropEthPriceAsync(decimal usd) => DropEthPriceOnChainAAsync(usd);
 }
 
 public sealed class ApiTests : IClassFixture<ApiFixture>

@@ -31,6 +31,9 @@ public abstract class CrossChainScenario : IAsyncLifetime
 
     protected abstract bool FastPath { get; }
 
+    /// <summary>More command-line settings for the service (a fixture's own).</summary>
+    protected virtual IEnumerable<string> ExtraArgs => [];
+
     public WebApplication App { get; private set; } = null!;
 
     public HttpClient Http { get; private set; } = null!;
@@ -71,6 +74,7 @@ public abstract class CrossChainScenario : IAsyncLifetime
             $"--Storage:ConnectionString={storage}",
             $"--Margin:FastPath={FastPath}",
             "--Margin:SweepCron=0 0 1 1 *",
+            .. ExtraArgs,
         ], Path.Combine(_dir, "chains.json"));
         await App.StartAsync();
         Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };

@@ -176,13 +176,13 @@ public static class Endpoints
     public static IResult Problem(int status, string title, string detail, string field) =>
         Results.Problem(statusCode: status, title: title, detail: detail, extensions: new Dictionary<string, object?> { ["field"] = field });
 
-    private static async ValueTask<object?> ReadAccessFilter(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    internal static async ValueTask<object?> ReadAccessFilter(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var api = context.HttpContext.RequestServices.GetRequiredService<IOptions<ApiOptions>>().Value;
         return api.ReadsOpen ? await next(context).ConfigureAwait(false) : await ApiKeyFilter(context, next).ConfigureAwait(false);
     }
 
-    private static async ValueTask<object?> ApiKeyFilter(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    internal static async ValueTask<object?> ApiKeyFilter(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var expected = Environment.GetEnvironmentVariable("CHAINMARGIN_API_KEY");
         var given = context.HttpContext.Request.Headers[ApiKeyHeader].ToString();

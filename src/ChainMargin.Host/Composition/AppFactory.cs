@@ -42,7 +42,8 @@ public static class AppFactory
         app.UseStaticFiles();
         app.MapOpenApi("/openapi/v1.json");
         app.MapChainMarginApi();
-        app.UseHangfireDashboard("/hangfire", new DashboardOptions { Authorization = [new LoopbackOnlyAuthorization()] });
+        app.MapWebhookApi();
+        app.UseHangfireDashboard("/hangfire", new DashboardOptions { Authorization = [new DashboardAuthorization()] });
 
         var schedule = app.Services.GetRequiredService<IOptions<MarginScheduleOptions>>().Value;
         var jobs = app.Services.GetRequiredService<IRecurringJobManager>();
@@ -53,16 +54,5 @@ public static class AppFactory
             jobs.AddOrUpdate<MarginSweepJob>(MarginSweepJob.RecurringId(s), job => job.RunAsync(s, n, CancellationToken.None), schedule.SweepCron);
         }
         return app;
-    }
-
-    /// <summary>The Hangfire dashboard is open on loopback and closed elsewhere.</summary>
-    private sealed class LoopbackOnlyAuthorization : Hangfire.Dashboard.IDashboardAuthorizationFilter
-    {
-        public bool Authorize(Hangfire.Dashboard.DashboardContext context)
-        {
-            var http = context.GetHttpContext();
-            var remote = http.Connection.RemoteIpAddress;
-            return remote is not null && System.Net.IPAddress.IsLoopback(remote);
-        }
     }
 }

@@ -65,6 +65,7 @@ public static class ChainMarginServices
         services.AddHostedService<WatcherHostedService>();
         Aave.AaveV3VenueServices.AddAaveV3Venues(services, chains);
         services.AddChainMarginKeeper(configuration);
+        Webhooks.WebhookServices.AddChainMarginWebhooks(services, configuration);
         services.AddTransient<MarginSweepJob>();
 
         services.AddHangfire((sp, hangfire) =>

@@ -25,6 +25,8 @@ public static class ConfigurationKeys
         ["Risk"] = typeof(RiskConfig),
         ["Keeper"] = typeof(ChainMargin.Liquidation.Keeper.KeeperOptions),
         ["Accounts"] = typeof(ChainMargin.Liquidation.Accounts.AccountOptions),
+        ["Webhooks"] = typeof(Webhooks.WebhookOptions),
+        ["HealthHistory"] = typeof(Webhooks.HealthHistoryOptions),
     };
 
     /// <summary>Secrets read from the environment by the keeper (CHAINMARGIN_KEEPER_KEY_&lt;chain&gt; ...), never settings.</summary>

@@ -81,9 +81,18 @@ const ChainMargin = (() => {
   }
 
   async function history(address) {
-    const h = await get(`/v1/accounts/${address}/state`);
-    const points = h.history.filter(s => s.health !== null).map(s => ({ t: Date.parse(s.at), v: Number(s.health) }));
+    // Sampled health (every state change and every large enough move), merged with the state changes for older
+    // history that predates sampling; one point per instant.
+    const [h, sampled] = await Promise.all([
+      get(`/v1/accounts/${address}/state`), get(`/v1/accounts/${address}/health/history?limit=500`),
+    ]);
+    const byTime = new Map();
+    for (const s of [...h.history, ...sampled.samples]) {
+      if (s.health !== null) byTime.set(Date.parse(s.at), { t: Date.parse(s.at), v: Number(s.health), state: s.state });
+    }
+    const points = [...byTime.values()].sort((a, b) => a.t - b.t);
     const svg = el('history'); svg.innerHTML = '';
+    svg.dataset.points = String(points.length);
     if (points.length === 0) return;
     const w = 640, ht = 160, pad = 20;
     const t0 = points[0].t, t1 = Math.max(points[points.length - 1].t, t0 + 1);
@@ -100,7 +109,11 @@ const ChainMargin = (() => {
     svg.appendChild(line);
     for (const p of points) {
       const c = document.createElementNS(ns, 'circle');
-      c.setAttribute('cx', x(p.t)); c.setAttribute('cy', y(p.v)); c.setAttribute('r', 3); c.setAttribute('fill', '#3b6ea8');
+      c.setAttribute('cx', x(p.t)); c.setAttribute('cy', y(p.v)); c.setAttribute('r', 3);
+      c.setAttribute('fill', p.state === 'liquidatable' ? '#b00020' : p.state === 'warning' ? '#c77700' : '#3b6ea8');
+      const title = document.createElementNS(ns, 'title');
+      title.textContent = `${new Date(p.t).toISOString()} ${p.state} ${fmt(p.v)}`;
+      c.appendChild(title);
       svg.appendChild(c);
     }
   }

@@ -18,6 +18,7 @@ namespace ChainMargin.Liquidation.Flagging;
 internal sealed class AccountStateTracker : IDisposable
 {
     private readonly IChainStore _store;
+    private readonly Func<IAccountStateRecorder?> _recorder;
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private readonly ConcurrentDictionary<EvmAddress, AccountStateRecord> _current = new();
@@ -25,9 +26,10 @@ internal sealed class AccountStateTracker : IDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private volatile bool _loaded;
 
-    public AccountStateTracker(IChainStore store, TimeProvider time, ILogger log)
+    public AccountStateTracker(IChainStore store, Func<IAccountStateRecorder?> recorder, TimeProvider time, ILogger log)
     {
         _store = store;
+        _recorder = recorder;
         _time = time;
         _log = log;
     }
@@ -48,7 +50,7 @@ internal sealed class AccountStateTracker : IDisposable
         {
             var current = _current.GetValueOrDefault(report.Account);
             var (state, why) = Next(report, computed, reason, current);
-            return await WriteAsync(report.Account, state, report.Headline.Health, why, report.Blocks.Canonical(), current, cancellationToken).ConfigureAwait(false);
+            return await WriteAsync(report.Account, state, report.Headline.Health, why, report.Blocks.Canonical(), current, MethodsOf(report), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -90,7 +92,7 @@ internal sealed class AccountStateTracker : IDisposable
                 var why = dryRun
                     ? string.Create(CultureInfo.InvariantCulture, $"intent {intent.Id} (dry run): would liquidate on chain {intent.Key.ChainId} with transaction {intent.TxHash}")
                     : string.Create(CultureInfo.InvariantCulture, $"intent {intent.Id}: liquidation sent on chain {intent.Key.ChainId} in transaction {intent.TxHash}");
-                await WriteAsync(account, AccountStates.Liquidating, health, why, blocks, current, cancellationToken).ConfigureAwait(false);
+                await WriteAsync(account, AccountStates.Liquidating, health, why, blocks, current, MethodsOf(latest), cancellationToken).ConfigureAwait(false);
                 return;
             }
 
@@ -106,14 +108,14 @@ internal sealed class AccountStateTracker : IDisposable
                 if (latest is not null && computed is not null)
                 {
                     var (state, why) = Next(latest, computed, reason ?? string.Empty, current);
-                    await WriteAsync(account, state, health, why, blocks, current, cancellationToken).ConfigureAwait(false);
+                    await WriteAsync(account, state, health, why, blocks, current, MethodsOf(latest), cancellationToken).ConfigureAwait(false);
                 }
             }
             else if (intent.State is IntentStates.Dropped or IntentStates.Failed)
             {
                 _liquidations.TryRemove(account, out _);
                 var why = string.Create(CultureInfo.InvariantCulture, $"intent {intent.Id} {intent.State}: {intent.Reason}");
-                await WriteAsync(account, AccountStates.Liquidatable, health, why, blocks, current, cancellationToken).ConfigureAwait(false);
+                await WriteAsync(account, AccountStates.Liquidatable, health, why, blocks, current, MethodsOf(latest), cancellationToken).ConfigureAwait(false);
             }
         }
         finally
@@ -169,16 +171,35 @@ internal sealed class AccountStateTracker : IDisposable
         return (computed, reason);
     }
 
+    private static IReadOnlyList<MethodHealth> MethodsOf(MarginReport? report) =>
+        report is null ? [] : [.. report.Methods.Select(m => new MethodHealth(m.Method, m.Health, m.StatusName))];
+
     private async Task<bool> WriteAsync(
-        EvmAddress account, string state, decimal? health, string reason, string blocks, AccountStateRecord? current, CancellationToken cancellationToken)
+        EvmAddress account,
+        string state,
+        decimal? health,
+        string reason,
+        string blocks,
+        AccountStateRecord? current,
+        IReadOnlyList<MethodHealth> methods,
+        CancellationToken cancellationToken)
     {
+        var record = new AccountStateRecord(account, state, health, reason, blocks, _time.GetUtcNow());
+        var recorder = _recorder();
         if (current?.State == state)
         {
+            // Unchanged: nothing is written to the history, but the health-over-time chart may take a sample.
+            if (recorder is not null)
+            {
+                await recorder.ObserveUnchangedAsync(new AccountObservation(record, methods), cancellationToken).ConfigureAwait(false);
+            }
+
             return false;
         }
 
-        var record = new AccountStateRecord(account, state, health, reason, blocks, _time.GetUtcNow());
-        var changed = await _store.RecordAccountStateAsync(record, cancellationToken).ConfigureAwait(false);
+        var changed = recorder is not null
+            ? await recorder.RecordAsync(new AccountObservation(record, methods), cancellationToken).ConfigureAwait(false)
+            : await _store.RecordAccountStateAsync(record, cancellationToken).ConfigureAwait(false);
         _current[account] = record;
         if (changed)
         {

@@ -71,7 +71,7 @@ public sealed class MarginService : IDisposable
         _staleChains = staleChains;
         _time = time;
         _log = log;
-        _states = new AccountStateTracker(store, time, log);
+        _states = new AccountStateTracker(store, () => StateRecorder, time, log);
     }
 
     /// <summary>Raised after each recompute with its reports (the keeper liquidates from them without polling).</summary>
@@ -130,6 +130,13 @@ public sealed class MarginService : IDisposable
         Volatile.Write(ref _groups, groups);
         return groups;
     }
+
+    /// <summary>
+    /// Optional, set by the host: records every recompute's state with what must commit with a change (the webhook
+    /// outbox) and samples health. Without it the store records the state alone.
+    /// </summary>
+    public IAccountStateRecorder? StateRecorder { get; set; }
+
 
     /// <summary>The price alerts of the last market prepared (stale, bound, jump, sequencer, cross-chain disagreement).</summary>
     public IReadOnlyList<string> PriceAlerts => Volatile.Read(ref _alerts);

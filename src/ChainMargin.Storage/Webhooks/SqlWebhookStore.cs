@@ -101,6 +101,20 @@ public abstract class SqlWebhookStore : IWebhookStore
         var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
+            // Most recomputes change nothing: a read settles them without taking a write lock. A change is checked
+            // again inside the transaction, so a state moved meanwhile by another process is still compared right.
+            var current = connection.CreateCommand();
+            await using (current.ConfigureAwait(false))
+            {
+                current.CommandText = "select state from account_states where account = @account";
+                Add(current, "@account", record.Account.Value, DbType.String);
+                if (await current.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is string state &&
+                    string.Equals(state, record.State, StringComparison.Ordinal))
+                {
+                    return RecordedChange.Unchanged;
+                }
+            }
+
             var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             await using (transaction.ConfigureAwait(false))
             {
