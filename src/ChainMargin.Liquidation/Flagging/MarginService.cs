@@ -43,6 +43,7 @@ public sealed class MarginService : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private readonly ConcurrentDictionary<EvmAddress, MarginReport> _latest = new();
+    private readonly ConcurrentDictionary<EvmAddress, IReadOnlyList<VenueHealth>> _venueHealth = new();
     private readonly SemaphoreSlim _gate = new(1, 1);
     private IReadOnlyList<string> _alerts = [];
 
@@ -87,6 +88,18 @@ public sealed class MarginService : IDisposable
     /// </summary>
     public Func<EvmAddress, Core.Portfolio, Core.Portfolio>? PortfolioEnricher { get; set; }
 
+    /// <summary>
+    /// Optional, set by the host with <see cref="PortfolioEnricher"/>: brings the venue's view up to date with the
+    /// store before a computation (Aave V3's persisted state at the chain's checkpoint).
+    /// </summary>
+    public Func<CancellationToken, Task>? VenueRefresh { get; set; }
+
+    /// <summary>
+    /// Optional: accounts a venue knows that the store's facts may not (Aave-only users), so that sweeps, the fast
+    /// path and the at-risk list include them.
+    /// </summary>
+    public Func<IReadOnlyCollection<EvmAddress>>? VenueAccounts { get; set; }
+
     /// <summary>The venues' own health for the account as the enricher adds it (empty without one).</summary>
     public IReadOnlyList<VenueHealth> VenueHealthOf(EvmAddress account) =>
         PortfolioEnricher?.Invoke(account, Core.Portfolio.Empty(account)).VenueHealth ?? [];
@@ -104,6 +117,7 @@ public sealed class MarginService : IDisposable
     /// </summary>
     public async Task<MarginReport> ComputeAsync(EvmAddress account, Shocks? shocks, CancellationToken cancellationToken)
     {
+        await RefreshVenuesAsync(cancellationToken).ConfigureAwait(false);
         var rows = await StoreSnapshot.ReadAsync(_store, _chains, account, cancellationToken).ConfigureAwait(false);
         var market = await PrepareMarketAsync(rows, shocks, cancellationToken).ConfigureAwait(false);
         var portfolios = new PortfolioAssembler(_registry).Assemble(rows);
@@ -131,8 +145,9 @@ public sealed class MarginService : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(shard);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(shard, shards);
+        await RefreshVenuesAsync(cancellationToken).ConfigureAwait(false);
         var rows = await StoreSnapshot.ReadAsync(_store, _chains, null, cancellationToken).ConfigureAwait(false);
-        var accounts = rows.Accounts.Where(a => ShardOf(a, shards) == shard).ToHashSet();
+        var accounts = rows.Accounts.Concat(VenueAccounts?.Invoke() ?? []).Where(a => ShardOf(a, shards) == shard).ToHashSet();
         return accounts.Count == 0 ? [] : await RecomputeAsync(accounts, trigger, cancellationToken).ConfigureAwait(false);
     }
 
@@ -142,12 +157,32 @@ public sealed class MarginService : IDisposable
         try
         {
             var started = Stopwatch.GetTimestamp();
+            await RefreshVenuesAsync(cancellationToken).ConfigureAwait(false);
             var rows = await StoreSnapshot.ReadAsync(_store, _chains, null, cancellationToken).ConfigureAwait(false);
             var market = await PrepareMarketAsync(rows, null, cancellationToken).ConfigureAwait(false);
             var portfolios = new PortfolioAssembler(_registry).Assemble(rows, accounts);
+
+            // Accounts only a venue knows (Aave-only users) start from an empty portfolio the enricher fills.
+            var venueOnly = (VenueAccounts?.Invoke() ?? []).Where(a => (accounts is null || accounts.Contains(a)) && !portfolios.ContainsKey(a)).ToList();
+            if (venueOnly.Count > 0)
+            {
+                var all = portfolios.ToDictionary(p => p.Key, p => p.Value);
+                foreach (var account in venueOnly)
+                {
+                    all[account] = Core.Portfolio.Empty(account);
+                }
+
+                portfolios = all;
+            }
+
             if (PortfolioEnricher is { } enrich)
             {
                 portfolios = portfolios.ToDictionary(p => p.Key, p => enrich(p.Key, p.Value));
+            }
+
+            foreach (var portfolio in portfolios.Values)
+            {
+                _venueHealth[portfolio.Account] = portfolio.VenueHealth;
             }
 
             var reports = new List<MarginReport>(portfolios.Count);
@@ -171,17 +206,38 @@ public sealed class MarginService : IDisposable
 
     public void Dispose() => _gate.Dispose();
 
-    /// <summary>The state an account is in given its report.</summary>
+    /// <summary>
+    /// The state an account is in given its report, and the venues' own health from its last recompute: a venue
+    /// liquidates on its own health (Aave below 1 is liquidatable there whatever the cross-chain health says).
+    /// </summary>
     public string Classify(MarginReport report)
     {
         ArgumentNullException.ThrowIfNull(report);
-        var health = report.Headline.Health;
-        if (health is null)
-        {
-            return AccountStates.Healthy;
-        }
+        var state = ClassifyHealth(report.Headline.Health);
+        var venue = ClassifyHealth(LowestVenue(report.Account)?.Health);
+        return Severity(venue) > Severity(state) ? venue : state;
+    }
 
-        return health < 1m ? AccountStates.Liquidatable : health < _flags.WarningHealth ? AccountStates.Warning : AccountStates.Healthy;
+    /// <summary>The venue health (per chain) of the account with the lowest value, from its last recompute.</summary>
+    public VenueHealth? LowestVenue(EvmAddress account) =>
+        _venueHealth.TryGetValue(account, out var venues) ? venues.Where(v => v.Health is not null).MinBy(v => v.Health) : null;
+
+    private string ClassifyHealth(decimal? health) =>
+        health is null ? AccountStates.Healthy : health < 1m ? AccountStates.Liquidatable : health < _flags.WarningHealth ? AccountStates.Warning : AccountStates.Healthy;
+
+    private static int Severity(string state) => state switch
+    {
+        AccountStates.Liquidatable => 2,
+        AccountStates.Warning => 1,
+        _ => 0,
+    };
+
+    private async Task RefreshVenuesAsync(CancellationToken cancellationToken)
+    {
+        if (VenueRefresh is { } refresh)
+        {
+            await refresh(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private async Task<RiskMarket> PrepareMarketAsync(StoreSnapshot rows, Shocks? shocks, CancellationToken cancellationToken)
@@ -219,8 +275,16 @@ public sealed class MarginService : IDisposable
             reason += " (" + string.Join("; ", headline.Reasons) + ")";
         }
 
+        var health = headline.Health;
+        if (state != ClassifyHealth(headline.Health) && LowestVenue(report.Account) is { } venue)
+        {
+            // The venue's own health decided: it is the health recorded, with where it comes from.
+            health = venue.Health;
+            reason += string.Create(CultureInfo.InvariantCulture, $"; {venue.Venue} on chain {venue.Chain} health {venue.Health} at block {venue.AsOf.Number}");
+        }
+
         var changed = await _store.RecordAccountStateAsync(
-            new AccountStateRecord(report.Account, state, headline.Health, reason, report.Blocks.Canonical(), _time.GetUtcNow()),
+            new AccountStateRecord(report.Account, state, health, reason, report.Blocks.Canonical(), _time.GetUtcNow()),
             cancellationToken).ConfigureAwait(false);
         if (changed)
         {
