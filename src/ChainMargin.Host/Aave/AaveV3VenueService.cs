@@ -324,6 +324,8 @@ public static class AaveV3VenueServices
         {
             services.AddSingleton<AaveV3VenueService>();
             services.AddHostedService(sp => sp.GetRequiredService<AaveV3VenueService>());
+            services.AddSingleton<AaveV3KeeperHostedService>();
+            services.AddHostedService(sp => sp.GetRequiredService<AaveV3KeeperHostedService>());
         }
 
         return services;
