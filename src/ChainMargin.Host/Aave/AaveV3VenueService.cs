@@ -13,30 +13,39 @@ using ChainMargin.Risk.Aave;
 namespace ChainMargin.Host.Aave;
 
 /// <summary>
-/// For every chain with an Aave V3 market configured, keeps an <see cref="AaveV3Indexer"/> synced to the head and
-/// publishes, per account, Aave's collateral, debts and own health at the block it read. The margin service's
-/// portfolios are enriched with them, so an account's report shows Aave's health per chain beside the cross-chain
-/// health. Failures (node down, reorg under the snapshot) rebuild the indexer after a pause; the host keeps running.
+/// For every chain with an Aave V3 market configured, publishes per account Aave's collateral, debts and own health
+/// computed from the state the chain's watcher persisted (<see cref="AaveV3SpanIndexer"/>, committed with the
+/// checkpoint), at the checkpoint. The margin service's portfolios are enriched with them, refreshed from the store
+/// before every computation, so every process sharing the store sees the same Aave state, and an account known only
+/// to Aave is swept, flagged and listed like any other.
 /// </summary>
 public sealed partial class AaveV3VenueService : BackgroundService
 {
-    private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(2);
-
-    private readonly IReadOnlyList<ChainOptions> _chains;
+    private readonly List<ChainOptions> _chains;
     private readonly RiskConfig _risk;
+    private readonly IChainStore _store;
+    private readonly IAaveV3StateStore _aave;
     private readonly TimeProvider _time;
     private readonly ILogger _log;
+    private readonly SemaphoreSlim _refresh = new(1, 1);
+    private readonly Dictionary<ulong, JsonRpcClient> _rpcs = [];
+    private readonly Dictionary<EvmAddress, AssetId?> _symbols = [];
     private FrozenDictionary<ulong, AaveV3ChainView> _views = FrozenDictionary<ulong, AaveV3ChainView>.Empty;
 
-    public AaveV3VenueService(IReadOnlyList<ChainOptions> chains, RiskConfig risk, MarginService margin, TimeProvider time, ILogger<AaveV3VenueService> log)
+    public AaveV3VenueService(
+        IReadOnlyList<ChainOptions> chains, RiskConfig risk, MarginService margin, IChainStore store, TimeProvider time, ILogger<AaveV3VenueService> log)
     {
         ArgumentNullException.ThrowIfNull(chains);
         ArgumentNullException.ThrowIfNull(margin);
         _chains = chains.Where(c => c.Contracts.AaveV3 is not null).ToList();
         _risk = risk;
+        _store = store;
+        _aave = store as IAaveV3StateStore ?? throw new InvalidOperationException("the configured store does not persist Aave V3 state");
         _time = time;
         _log = log;
         margin.PortfolioEnricher = Enrich;
+        margin.VenueRefresh = RefreshAsync;
+        margin.VenueAccounts = () => Views.Values.SelectMany(v => v.Users).Distinct().ToList();
     }
 
     /// <summary>The latest view of every Aave chain (by chain id) that has been read at least once.</summary>
@@ -84,62 +93,75 @@ public sealed partial class AaveV3VenueService : BackgroundService
             : portfolio with { Collateral = collateral!, Debts = debts!, VenueHealth = health, Blocks = blocks };
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>Reloads every Aave chain whose checkpoint moved since its last load (one read snapshot per chain).</summary>
+    public async Task RefreshAsync(CancellationToken cancellationToken)
     {
-        await Task.WhenAll(_chains.Select(c => Task.Run(() => FollowAsync(c, stoppingToken), stoppingToken))).ConfigureAwait(false);
+        await _refresh.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            foreach (var options in _chains)
+            {
+                var chain = new ChainId(options.ChainId);
+                var checkpoint = await _store.GetCheckpointAsync(chain, cancellationToken).ConfigureAwait(false);
+                if (checkpoint is null || (Views.TryGetValue(chain.Value, out var known) && known.Block == checkpoint.Block))
+                {
+                    continue;
+                }
+
+                var state = await _aave.LoadAsync(chain, cancellationToken).ConfigureAwait(false);
+                if (state.Checkpoint is not { } at || state.CheckpointTimestamp is null || state.Reserves.Count == 0)
+                {
+                    continue;
+                }
+
+                foreach (var reserve in state.Reserves.Where(r => !_symbols.ContainsKey(r.Asset)))
+                {
+                    _symbols[reserve.Asset] = await AssetOfAsync(Rpc(options), reserve.Asset, at.Number, cancellationToken).ConfigureAwait(false);
+                }
+
+                Publish(chain, at, state);
+            }
+        }
+        finally
+        {
+            _refresh.Release();
+        }
     }
 
-    private async Task FollowAsync(ChainOptions options, CancellationToken stoppingToken)
+    public override void Dispose()
     {
-        var chain = new ChainId(options.ChainId);
-        var aave = options.Contracts.AaveV3!;
+        foreach (var rpc in _rpcs.Values)
+        {
+            rpc.Dispose();
+        }
+
+        _refresh.Dispose();
+        base.Dispose();
+    }
+
+    /// <summary>Keeps the views fresh for the API between computations (the store is the source; this only reads).</summary>
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var interval = _chains.Count == 0 ? TimeSpan.FromSeconds(1) : _chains.Min(c => c.PollInterval);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                using var rpc = new JsonRpcClient(options.RpcUrls, time: _time);
-                var indexer = new AaveV3Indexer(
-                    rpc, chain,
-                    new AaveV3MarketAddresses(EvmAddress.Parse(aave.Pool), EvmAddress.Parse(aave.PoolConfigurator), EvmAddress.Parse(aave.Oracle)),
-                    aave.StartBlock);
-                var symbols = new Dictionary<EvmAddress, AssetId?>();
-                BlockRef? last = null;
-                while (!stoppingToken.IsCancellationRequested)
-                {
-                    if (last is { } seen && await BlockHashAsync(rpc, seen.Number, stoppingToken).ConfigureAwait(false) != seen.Hash)
-                    {
-                        // The in-memory tracker has applied logs of a block that is no longer canonical: start over.
-                        throw new InvalidOperationException($"reorg at block {seen.Number}; rebuilding the Aave V3 state");
-                    }
-
-                    var head = Hex.ToLong((await rpc.CallAsync("eth_blockNumber", [], stoppingToken).ConfigureAwait(false)).GetString()!) - options.Confirmations;
-                    if (head >= aave.StartBlock && (last is null || head > last.Value.Number))
-                    {
-                        var snapshot = await indexer.SnapshotAsync(head, stoppingToken).ConfigureAwait(false);
-                        foreach (var reserve in snapshot.Reserves.Where(r => !symbols.ContainsKey(r.Asset)))
-                        {
-                            symbols[reserve.Asset] = await AssetOfAsync(rpc, reserve.Asset, head, stoppingToken).ConfigureAwait(false);
-                        }
-
-                        Publish(chain, snapshot, symbols);
-                        last = snapshot.Block;
-                    }
-
-                    await Task.Delay(options.PollInterval, _time, stoppingToken).ConfigureAwait(false);
-                }
+                await RefreshAsync(stoppingToken).ConfigureAwait(false);
+                await Task.Delay(interval, _time, stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 return;
             }
-#pragma warning disable CA1031 // Any failure of one chain's Aave indexing is logged and retried; it must never stop the host.
+#pragma warning disable CA1031 // A failed read is logged and retried; it must never stop the host.
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                LogFailed(_log, ex, chain.Value);
+                LogFailed(_log, ex);
                 try
                 {
-                    await Task.Delay(RetryDelay, _time, stoppingToken).ConfigureAwait(false);
+                    await Task.Delay(TimeSpan.FromSeconds(2), _time, stoppingToken).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -149,14 +171,28 @@ public sealed partial class AaveV3VenueService : BackgroundService
         }
     }
 
-    private void Publish(ChainId chain, AaveV3Snapshot snapshot, Dictionary<EvmAddress, AssetId?> symbols)
+    private JsonRpcClient Rpc(ChainOptions options)
     {
-        var market = AaveV3Inputs.Market(snapshot);
-        var accounts = new Dictionary<EvmAddress, AaveV3PortfolioView>();
-        foreach (var user in snapshot.Users)
+        if (!_rpcs.TryGetValue(options.ChainId, out var rpc))
         {
-            var result = AaveV3AccountCalculator.Calculate(market, AaveV3Inputs.User(user));
-            var view = AaveV3Portfolio.ToPortfolio(chain, snapshot.Block, result, a => symbols.GetValueOrDefault(a));
+            rpc = new JsonRpcClient(options.RpcUrls, time: _time);
+            _rpcs[options.ChainId] = rpc;
+        }
+
+        return rpc;
+    }
+
+    private void Publish(ChainId chain, BlockRef block, AaveV3StoredState state)
+    {
+        var market = AaveV3StoredInputs.Market(state);
+        var users = AaveV3StoredInputs.Users(state);
+        var accounts = new Dictionary<EvmAddress, AaveV3PortfolioView>();
+        var results = new Dictionary<EvmAddress, AaveV3AccountResult>();
+        foreach (var user in users)
+        {
+            var result = AaveV3AccountCalculator.Calculate(market, user);
+            results[user.User] = result;
+            var view = AaveV3Portfolio.ToPortfolio(chain, block, result, a => _symbols.GetValueOrDefault(a));
             if (result.Data is { } d)
             {
                 // The six numbers of getUserAccountData, unit for unit, so the venue's answer can be checked against the Pool.
@@ -171,7 +207,9 @@ public sealed partial class AaveV3VenueService : BackgroundService
             }
         }
 
-        var chainView = new AaveV3ChainView(chain, snapshot.Block, accounts.ToFrozenDictionary());
+        var chainView = new AaveV3ChainView(
+            chain, block, accounts.ToFrozenDictionary(), market, users.ToFrozenDictionary(u => u.User), results.ToFrozenDictionary(),
+            state.Reserves.Where(r => !r.Dropped).ToFrozenDictionary(r => r.Asset, r => _symbols.GetValueOrDefault(r.Asset)));
         FrozenDictionary<ulong, AaveV3ChainView> current, next;
         do
         {
@@ -180,7 +218,7 @@ public sealed partial class AaveV3VenueService : BackgroundService
             next = copy.ToFrozenDictionary();
         }
         while (Interlocked.CompareExchange(ref _views, next, current) != current);
-        LogRead(_log, chain.Value, snapshot.Block.Number, accounts.Count);
+        LogRead(_log, chain.Value, block.Number, accounts.Count);
     }
 
     /// <summary>
@@ -230,21 +268,28 @@ public sealed partial class AaveV3VenueService : BackgroundService
         }
     }
 
-    private static async Task<string?> BlockHashAsync(JsonRpcClient rpc, long block, CancellationToken cancellationToken)
-    {
-        var header = await rpc.CallAsync("eth_getBlockByNumber", [Hex.FromLong(block), false], cancellationToken).ConfigureAwait(false);
-        return header.ValueKind == System.Text.Json.JsonValueKind.Object ? header.GetProperty("hash").GetString() : null;
-    }
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "chain {Chain}: Aave V3 indexing failed; rebuilding")]
-    private static partial void LogFailed(ILogger log, Exception ex, ulong chain);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Aave V3: reading the persisted state failed; retrying")]
+    private static partial void LogFailed(ILogger log, Exception ex);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "chain {Chain}: Aave V3 read at block {Block}, {Accounts} accounts with positions")]
     private static partial void LogRead(ILogger log, ulong chain, long block, int accounts);
 }
 
-/// <summary>Aave on one chain at one block: every account with a supply or a borrow, in the portfolio's terms.</summary>
-public sealed record AaveV3ChainView(ChainId Chain, BlockRef Block, IReadOnlyDictionary<EvmAddress, AaveV3PortfolioView> Accounts);
+/// <summary>
+/// Aave on one chain at one block (the watcher's checkpoint): every account with a supply or a borrow in the
+/// portfolio's terms, and the calculator's inputs and results for every stored user (what a keeper quotes from).
+/// </summary>
+public sealed record AaveV3ChainView(
+    ChainId Chain,
+    BlockRef Block,
+    IReadOnlyDictionary<EvmAddress, AaveV3PortfolioView> Accounts,
+    AaveV3MarketInput Market,
+    IReadOnlyDictionary<EvmAddress, AaveV3UserInput> UserInputs,
+    IReadOnlyDictionary<EvmAddress, AaveV3AccountResult> Results,
+    IReadOnlyDictionary<EvmAddress, AssetId?> Assets)
+{
+    public IEnumerable<EvmAddress> Users => UserInputs.Keys;
+}
 
 /// <summary>Registers the Aave V3 venue only when some chain configures it, so the default service is unchanged.</summary>
 public static class AaveV3VenueServices
@@ -279,8 +324,30 @@ public static class AaveV3VenueServices
         {
             services.AddSingleton<AaveV3VenueService>();
             services.AddHostedService(sp => sp.GetRequiredService<AaveV3VenueService>());
+            services.AddSingleton<AaveV3KeeperHostedService>();
+            services.AddHostedService(sp => sp.GetRequiredService<AaveV3KeeperHostedService>());
         }
 
         return services;
+    }
+
+    /// <summary>
+    /// Indexes the chain's Aave V3 market inside its watcher (when configured), so the state is committed with the
+    /// checkpoint by the lease holder only.
+    /// </summary>
+    public static void AttachTo(ChainWatcher watcher, ChainOptions options, IChainStore store, JsonRpcClient rpc)
+    {
+        ArgumentNullException.ThrowIfNull(watcher);
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Contracts.AaveV3 is not { } aave)
+        {
+            return;
+        }
+
+        var state = store as IAaveV3StateStore ?? throw new InvalidOperationException("the configured store does not persist Aave V3 state");
+        watcher.SpanIndexers.Add(new AaveV3SpanIndexer(
+            rpc, new ChainId(options.ChainId),
+            new AaveV3MarketAddresses(EvmAddress.Parse(aave.Pool), EvmAddress.Parse(aave.PoolConfigurator), EvmAddress.Parse(aave.Oracle)),
+            aave.StartBlock, state));
     }
 }

@@ -72,6 +72,7 @@ public sealed class WatcherHostedService : BackgroundService
                 using var rpc = new JsonRpcClient(options.RpcUrls, time: _time);
                 status.RpcErrorSource = () => rpc.ErrorCount;
                 var watcher = new ChainWatcher(options, _store, rpc, status, _time, _logs.CreateLogger("ChainMargin.Watcher." + options.Name));
+                Aave.AaveV3VenueServices.AttachTo(watcher, options, _store, rpc);
                 if (_schedule.FastPath)
                 {
                     watcher.Committed += OnCommittedAsync;

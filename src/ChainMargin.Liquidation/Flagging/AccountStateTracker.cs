@@ -42,7 +42,7 @@ internal sealed class AccountStateTracker : IDisposable
     public void Dispose() => _gate.Dispose();
 
     /// <summary>Records the state a recompute's report leads to; true when it changed.</summary>
-    public async Task<bool> RecordAsync(MarginReport report, string computed, string reason, CancellationToken cancellationToken)
+    public async Task<bool> RecordAsync(MarginReport report, string computed, string reason, decimal? health, CancellationToken cancellationToken)
     {
         await LoadAsync(cancellationToken).ConfigureAwait(false);
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -50,7 +50,7 @@ internal sealed class AccountStateTracker : IDisposable
         {
             var current = _current.GetValueOrDefault(report.Account);
             var (state, why) = Next(report, computed, reason, current);
-            return await WriteAsync(report.Account, state, report.Headline.Health, why, report.Blocks.Canonical(), current, MethodsOf(report), cancellationToken).ConfigureAwait(false);
+            return await WriteAsync(report.Account, state, health, why, report.Blocks.Canonical(), current, MethodsOf(report), cancellationToken).ConfigureAwait(false);
         }
         finally
         {

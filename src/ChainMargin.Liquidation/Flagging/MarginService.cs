@@ -44,6 +44,7 @@ public sealed class MarginService : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private readonly ConcurrentDictionary<EvmAddress, MarginReport> _latest = new();
+    private readonly ConcurrentDictionary<EvmAddress, IReadOnlyList<VenueHealth>> _venueHealth = new();
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly AccountStateTracker _states;
     private IReadOnlyList<string> _alerts = [];
@@ -89,7 +90,8 @@ public sealed class MarginService : IDisposable
     {
         ArgumentNullException.ThrowIfNull(intent);
         var latest = EvmAddress.TryParse(intent.Key.Account, out var account) ? Latest(account) : null;
-        return _states.OnIntentAsync(intent, latest, latest is null ? null : Classify(latest), latest is null ? null : ReasonOf(latest, "keeper"), cancellationToken);
+        var described = latest is null ? default : Describe(latest, "keeper");
+        return _states.OnIntentAsync(intent, latest, described.State, described.Reason, cancellationToken);
     }
 
     /// <summary>Time of the last full or incremental recompute, in milliseconds (a metric).</summary>
@@ -137,6 +139,18 @@ public sealed class MarginService : IDisposable
     /// </summary>
     public IAccountStateRecorder? StateRecorder { get; set; }
 
+    /// <summary>
+    /// Optional, set by the host with <see cref="PortfolioEnricher"/>: brings the venue's view up to date with the
+    /// store before a computation (Aave V3's persisted state at the chain's checkpoint).
+    /// </summary>
+    public Func<CancellationToken, Task>? VenueRefresh { get; set; }
+
+    /// <summary>
+    /// Optional: accounts a venue knows that the store's facts may not (Aave-only users), so that sweeps, the fast
+    /// path and the at-risk list include them.
+    /// </summary>
+    public Func<IReadOnlyCollection<EvmAddress>>? VenueAccounts { get; set; }
+
 
     /// <summary>The price alerts of the last market prepared (stale, bound, jump, sequencer, cross-chain disagreement).</summary>
     public IReadOnlyList<string> PriceAlerts => Volatile.Read(ref _alerts);
@@ -151,6 +165,7 @@ public sealed class MarginService : IDisposable
     /// </summary>
     public async Task<MarginReport> ComputeAsync(EvmAddress account, Shocks? shocks, CancellationToken cancellationToken)
     {
+        await RefreshVenuesAsync(cancellationToken).ConfigureAwait(false);
         // Any address of a linked account gets the whole account, named by its primary.
         var groups = await GroupsAsync(cancellationToken).ConfigureAwait(false);
         var primary = groups.AccountOf(account);
@@ -182,11 +197,12 @@ public sealed class MarginService : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(shard);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(shard, shards);
+        await RefreshVenuesAsync(cancellationToken).ConfigureAwait(false);
         var rows = await StoreSnapshot.ReadAsync(_store, _chains, null, cancellationToken).ConfigureAwait(false);
         var groups = await GroupsAsync(cancellationToken).ConfigureAwait(false);
 
         // A linked account is swept in its primary's shard, all its addresses together.
-        var accounts = rows.Accounts.Where(a => ShardOf(groups.AccountOf(a), shards) == shard).ToHashSet();
+        var accounts = rows.Accounts.Concat(VenueAccounts?.Invoke() ?? []).Where(a => ShardOf(groups.AccountOf(a), shards) == shard).ToHashSet();
         return accounts.Count == 0 ? [] : await RecomputeAsync(accounts, trigger, cancellationToken).ConfigureAwait(false);
     }
 
@@ -197,14 +213,17 @@ public sealed class MarginService : IDisposable
         try
         {
             var started = Stopwatch.GetTimestamp();
+            await RefreshVenuesAsync(cancellationToken).ConfigureAwait(false);
             var rows = await StoreSnapshot.ReadAsync(_store, _chains, null, cancellationToken).ConfigureAwait(false);
             var groups = await GroupsAsync(cancellationToken).ConfigureAwait(false);
             var market = await PrepareMarketAsync(rows, null, cancellationToken).ConfigureAwait(false);
             var portfolios = new PortfolioAssembler(_registry).Assemble(rows, accounts, groups);
 
             // An account whose positions are all closed has no portfolio left; it is computed empty, at every chain's
-            // checkpoint, so that its state still follows (a liquidated account resolves, then turns healthy).
-            var emptied = (accounts ?? _states.NotHealthy()).Select(groups.AccountOf).Distinct().Where(a => !portfolios.ContainsKey(a)).ToArray();
+            // checkpoint, so that its state still follows (a liquidated account resolves, then turns healthy). Accounts
+            // only a venue knows (Aave-only users) start empty too, and the enricher fills them.
+            var venueOnly = (VenueAccounts?.Invoke() ?? []).Where(a => accounts is null || accounts.Contains(a));
+            var emptied = (accounts ?? _states.NotHealthy()).Concat(venueOnly).Select(groups.AccountOf).Distinct().Where(a => !portfolios.ContainsKey(a)).ToArray();
             if (emptied.Length > 0)
             {
                 var all = portfolios.ToDictionary();
@@ -219,6 +238,11 @@ public sealed class MarginService : IDisposable
             if (PortfolioEnricher is { } enrich)
             {
                 portfolios = portfolios.ToDictionary(p => p.Key, p => enrich(p.Key, p.Value));
+            }
+
+            foreach (var portfolio in portfolios.Values)
+            {
+                _venueHealth[portfolio.Account] = portfolio.VenueHealth;
             }
 
             reports = new List<MarginReport>(portfolios.Count);
@@ -248,17 +272,38 @@ public sealed class MarginService : IDisposable
         _states.Dispose();
     }
 
-    /// <summary>The state an account is in given its report.</summary>
+    /// <summary>
+    /// The state an account is in given its report, and the venues' own health from its last recompute: a venue
+    /// liquidates on its own health (Aave below 1 is liquidatable there whatever the cross-chain health says).
+    /// </summary>
     public string Classify(MarginReport report)
     {
         ArgumentNullException.ThrowIfNull(report);
-        var health = report.Headline.Health;
-        if (health is null)
-        {
-            return AccountStates.Healthy;
-        }
+        var state = ClassifyHealth(report.Headline.Health);
+        var venue = ClassifyHealth(LowestVenue(report.Account)?.Health);
+        return Severity(venue) > Severity(state) ? venue : state;
+    }
 
-        return health < 1m ? AccountStates.Liquidatable : health < _flags.WarningHealth ? AccountStates.Warning : AccountStates.Healthy;
+    /// <summary>The venue health (per chain) of the account with the lowest value, from its last recompute.</summary>
+    public VenueHealth? LowestVenue(EvmAddress account) =>
+        _venueHealth.TryGetValue(account, out var venues) ? venues.Where(v => v.Health is not null).MinBy(v => v.Health) : null;
+
+    private string ClassifyHealth(decimal? health) =>
+        health is null ? AccountStates.Healthy : health < 1m ? AccountStates.Liquidatable : health < _flags.WarningHealth ? AccountStates.Warning : AccountStates.Healthy;
+
+    private static int Severity(string state) => state switch
+    {
+        AccountStates.Liquidatable => 2,
+        AccountStates.Warning => 1,
+        _ => 0,
+    };
+
+    private async Task RefreshVenuesAsync(CancellationToken cancellationToken)
+    {
+        if (VenueRefresh is { } refresh)
+        {
+            await refresh(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private async Task<RiskMarket> PrepareMarketAsync(StoreSnapshot rows, Shocks? shocks, CancellationToken cancellationToken)
@@ -286,19 +331,32 @@ public sealed class MarginService : IDisposable
         return RiskMarket.Prepare(snapshot, _risk, oracle.History);
     }
 
-    private Task<bool> RecordAsync(MarginReport report, string trigger, CancellationToken cancellationToken) =>
-        _states.RecordAsync(report, Classify(report), ReasonOf(report, trigger), cancellationToken);
+    private Task<bool> RecordAsync(MarginReport report, string trigger, CancellationToken cancellationToken)
+    {
+        var (state, reason, health) = Describe(report, trigger);
+        return _states.RecordAsync(report, state, reason, health, cancellationToken);
+    }
 
-    private static string ReasonOf(MarginReport report, string trigger)
+    /// <summary>The state a report leads to, why, and the health that decided it (a venue's own when that was lower).</summary>
+    private (string State, string Reason, decimal? Health) Describe(MarginReport report, string trigger)
     {
         var headline = report.Headline;
+        var state = Classify(report);
         var reason = string.Create(CultureInfo.InvariantCulture, $"{trigger}: {headline.Method} {headline.StatusName}");
         if (headline.Reasons.Count > 0)
         {
             reason += " (" + string.Join("; ", headline.Reasons) + ")";
         }
 
-        return reason;
+        var health = headline.Health;
+        if (state != ClassifyHealth(headline.Health) && LowestVenue(report.Account) is { } venue)
+        {
+            // The venue's own health decided: it is the health recorded, with where it comes from.
+            health = venue.Health;
+            reason += string.Create(CultureInfo.InvariantCulture, $"; {venue.Venue} on chain {venue.Chain} health {venue.Health} at block {venue.AsOf.Number}");
+        }
+
+        return (state, reason, health);
     }
 }
 

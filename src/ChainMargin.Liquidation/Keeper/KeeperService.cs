@@ -24,7 +24,7 @@ public sealed record KeeperChain(ulong ChainId, string RpcUrl, string Liquidator
 /// guarded by the expected state, so two keepers on one database never both proceed with one intent, and a restarted
 /// keeper finds what it signed on the chain instead of sending again.
 /// </summary>
-public sealed class KeeperService : IDisposable
+public sealed partial class KeeperService : IDisposable
 {
     public const string Protocol = "reference";
 
@@ -243,7 +243,7 @@ public sealed class KeeperService : IDisposable
         }
 
         var nonce = await context.Nonces.NextAsync(cancellationToken).ConfigureAwait(false);
-        var (raw, hash) = Sign(context, nonce, priority, maxFee, gas, data);
+        var (raw, hash) = Sign(context, nonce, priority, maxFee, gas, data, chain.Liquidator);
         var signedChange = new IntentChange
         {
             TxNonce = (long)nonce,
@@ -305,7 +305,7 @@ public sealed class KeeperService : IDisposable
                 context.Nonces.Resync();
                 var nonce = await context.Nonces.NextAsync(cancellationToken).ConfigureAwait(false);
                 var data = DecodeData(intent.RawTx!);
-                var (raw, newHash) = Sign(context, nonce, BigInteger.Parse(intent.PriorityFeeWei!, CultureInfo.InvariantCulture), BigInteger.Parse(intent.MaxFeeWei!, CultureInfo.InvariantCulture), data.Gas, data.Data);
+                var (raw, newHash) = Sign(context, nonce, BigInteger.Parse(intent.PriorityFeeWei!, CultureInfo.InvariantCulture), BigInteger.Parse(intent.MaxFeeWei!, CultureInfo.InvariantCulture), data.Gas, data.Data, data.To);
                 var change = new IntentChange { TxNonce = (long)nonce, RawTx = raw, TxHash = newHash };
                 if (!await _store.TransitionAsync(intent.Id, IntentStates.Signed, IntentStates.Signed, change, intent.TxHash, cancellationToken).ConfigureAwait(false))
                 {
@@ -415,7 +415,7 @@ public sealed class KeeperService : IDisposable
         }
 
         var data = DecodeData(intent.RawTx!);
-        var (raw, hash) = Sign(context, intent.TxNonce.Value, priority, maxFee, data.Gas, data.Data);
+        var (raw, hash) = Sign(context, intent.TxNonce.Value, priority, maxFee, data.Gas, data.Data, data.To);
         var change = new IntentChange
         {
             RawTx = raw,
@@ -470,17 +470,17 @@ public sealed class KeeperService : IDisposable
         return (await _store.GetAsync(intent.Key, cancellationToken).ConfigureAwait(false))!;
     }
 
-    private static (string Raw, string Hash) Sign(ChainContext context, BigInteger nonce, BigInteger priority, BigInteger maxFee, BigInteger gas, string data)
+    private static (string Raw, string Hash) Sign(ChainContext context, BigInteger nonce, BigInteger priority, BigInteger maxFee, BigInteger gas, string data, string to)
     {
-        var transaction = new Transaction1559(context.Chain.ChainId, nonce, priority, maxFee, gas, context.Chain.Liquidator, BigInteger.Zero, data, []);
+        var transaction = new Transaction1559(context.Chain.ChainId, nonce, priority, maxFee, gas, to, BigInteger.Zero, data, []);
         var raw = TxSigner.SignTransaction(context.Keeper!.EcKey, transaction).EnsureHexPrefix();
         return (raw, Sha3Keccack.Current.CalculateHash(raw.HexToByteArray()).ToHex(prefix: true));
     }
 
-    private static (BigInteger Gas, string Data) DecodeData(string raw)
+    private static (BigInteger Gas, string Data, string To) DecodeData(string raw)
     {
         var transaction = (Transaction1559)TransactionFactory.CreateTransaction(raw);
-        return (transaction.GasLimit ?? BigInteger.Zero, transaction.Data.EnsureHexPrefix());
+        return (transaction.GasLimit ?? BigInteger.Zero, transaction.Data.EnsureHexPrefix(), transaction.ReceiverAddress);
     }
 
     /// <summary>keccak256 of the intent key's text, as a uint256: unique per intent, the same for every keeper.</summary>
