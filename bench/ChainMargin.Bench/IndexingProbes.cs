@@ -117,6 +117,9 @@ internal sealed class TimedStore(IChainStore inner) : IChainStore
     public Task<IReadOnlyList<RejectedLog>> GetRejectedLogsAsync(ChainId chain, CancellationToken cancellationToken) =>
         inner.GetRejectedLogsAsync(chain, cancellationToken);
 
+    public Task<IReadOnlyList<FeedState>> GetFeedStatesAsync(ChainId chain, CancellationToken cancellationToken) =>
+        inner.GetFeedStatesAsync(chain, cancellationToken);
+
     public Task<bool> RecordAccountStateAsync(AccountStateRecord record, CancellationToken cancellationToken) =>
         inner.RecordAccountStateAsync(record, cancellationToken);
 

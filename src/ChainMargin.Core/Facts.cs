@@ -49,10 +49,19 @@ public sealed record RejectedLog(
 public sealed record IndexedBlock(BlockRef Block, string ParentHash, long Timestamp);
 
 /// <summary>
-/// What one step of a watcher commits atomically: the facts of a block range, the blocks it saw, and the new
-/// checkpoint (the last block whose facts are all stored).
+/// A price feed as its contract answered an eth_call pinned to one block (state no log carries: its decimals, and its
+/// latest round even when that round was published before the indexed range). Keyed by (chain, feed, block number);
+/// a read that failed keeps its reason and no values.
 /// </summary>
-public sealed record ChainBatch(ChainId Chain, IReadOnlyList<IndexedBlock> Blocks, IReadOnlyList<ChainFact> Facts, BlockRef Checkpoint)
+public sealed record FeedState(
+    BlockRef Block, EvmAddress Feed, int? Decimals, BigInteger? RoundId, BigInteger? Answer, long? UpdatedAt, string? Reason);
+
+/// <summary>
+/// What one step of a watcher commits atomically: the facts of a block range, the blocks it saw, and the new
+/// checkpoint (the last block whose facts are all stored); optionally the feeds' state read at a block of the range.
+/// </summary>
+public sealed record ChainBatch(
+    ChainId Chain, IReadOnlyList<IndexedBlock> Blocks, IReadOnlyList<ChainFact> Facts, BlockRef Checkpoint, IReadOnlyList<FeedState>? FeedStates = null)
 {
     /// <summary>
     /// Derived state of venues that are not facts of one log (Aave V3's scaled balances and reserve reads), written in
@@ -60,3 +69,4 @@ public sealed record ChainBatch(ChainId Chain, IReadOnlyList<IndexedBlock> Block
     /// </summary>
     public IReadOnlyList<VenueStateChange> VenueStates { get; init; } = [];
 }
+

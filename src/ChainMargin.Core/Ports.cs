@@ -44,6 +44,9 @@ public interface IChainStore
 
     Task<IReadOnlyList<RejectedLog>> GetRejectedLogsAsync(ChainId chain, CancellationToken cancellationToken);
 
+    /// <summary>The feed states read on a chain (one per feed and block read at), by feed then block.</summary>
+    Task<IReadOnlyList<FeedState>> GetFeedStatesAsync(ChainId chain, CancellationToken cancellationToken);
+
     /// <summary>Records an account's margin state when it changes; returns false when the state is unchanged.</summary>
     Task<bool> RecordAccountStateAsync(AccountStateRecord record, CancellationToken cancellationToken);
 

@@ -70,6 +70,12 @@ public sealed class ChainContractsOptions
     /// <summary>Implied-volatility feed address by underlying symbol.</summary>
     public Dictionary<string, string> VolatilityFeeds { get; set; } = [];
 
+    /// <summary>
+    /// Multicall3 on this chain (canonically 0xcA11bde05977b3631167028862bE2a173976CA11). When set, each commit also
+    /// stores the feeds' decimals and latest round read in one aggregate3 call pinned to the commit's last block.
+    /// </summary>
+    public string? Multicall3 { get; set; }
+
     /// <summary>On an L2: the Chainlink sequencer uptime feed; while the sequencer is down or just back, prices are unsafe.</summary>
     public string? SequencerUptimeFeed { get; set; }
 

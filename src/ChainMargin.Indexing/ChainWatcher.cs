@@ -2,6 +2,7 @@ using System.Diagnostics;
 using ChainMargin.Core;
 using ChainMargin.Indexing.Decoding;
 using ChainMargin.Indexing.Rpc;
+using ChainMargin.Indexing.State;
 using Microsoft.Extensions.Logging;
 
 namespace ChainMargin.Indexing;
@@ -42,6 +43,7 @@ public sealed class ChainWatcher
     private readonly BlockHeaders _headers;
     private readonly LogFetcher _logs;
     private readonly EventDecoder _decoder;
+    private readonly FeedStateReader? _feedStates;
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private ChainCheckpoint? _checkpoint;
@@ -62,6 +64,14 @@ public sealed class ChainWatcher
         _headers = new BlockHeaders(rpc, Chain);
         _decoder = new EventDecoder(Chain, Roles(options.Contracts));
         _logs = new LogFetcher(rpc, _decoder.Addresses, options.InitialBlockRange, options.MaxBlockRange, options.Parallelism);
+        var feeds = Roles(options.Contracts).Where(r => r.Value == ContractRole.PriceFeed).Select(r => r.Key).ToList();
+        if (!string.IsNullOrWhiteSpace(options.Contracts.Multicall3) && feeds.Count > 0)
+        {
+            var multicall = EvmAddress.TryParse(options.Contracts.Multicall3, out var parsed)
+                ? parsed
+                : throw new FormatException($"Contracts:Multicall3 '{options.Contracts.Multicall3}' is not an address");
+            _feedStates = new FeedStateReader(new PinnedStateReader(rpc, Chain, multicall), feeds);
+        }
     }
 
     public ChainId Chain { get; }
@@ -265,7 +275,10 @@ public sealed class ChainWatcher
         }
 
         var last = byNumber[to];
-        var batch = new ChainBatch(Chain, headers.Select(h => h!).ToArray(), facts, last.Block) { VenueStates = venueStates };
+
+        // The feeds as they stand at the checkpoint, pinned to its hash: committed with it, rolled back with it.
+        var feedStates = _feedStates is null ? null : await _feedStates.ReadAsync(last.Block, cancellationToken).ConfigureAwait(false);
+        var batch = new ChainBatch(Chain, headers.Select(h => h!).ToArray(), facts, last.Block, feedStates) { VenueStates = venueStates };
         // Backfill: fetch the next span while this one commits, so node and database work overlap. Only for a span
         // wholly below the finality window, whose logs need no hash check against headers read later.
         var nextTo = Math.Min(target, to + Math.Max(_options.MaxBlocksPerCommit, 1));

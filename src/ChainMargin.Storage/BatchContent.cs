@@ -38,6 +38,9 @@ internal sealed class BatchContent
 
     public List<RejectedLog> Rejected { get; } = [];
 
+    /// <summary>Feed states by (feed, block number), the last one given winning.</summary>
+    public IReadOnlyList<FeedState> FeedStates { get; private set; } = [];
+
     public static BatchContent From(ChainBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
@@ -93,6 +96,19 @@ internal sealed class BatchContent
         }
 
         content.FactBlockHashes = [.. hashes];
+
+        var states = new Dictionary<(EvmAddress Feed, long Number), FeedState>();
+        foreach (var state in batch.FeedStates ?? [])
+        {
+            if (state.Block.Chain != chain)
+            {
+                throw new ArgumentException($"feed state of {state.Feed} at {state.Block} is not on chain {chain}", nameof(batch));
+            }
+
+            states[(state.Feed, state.Block.Number)] = state;
+        }
+
+        content.FeedStates = [.. states.Values];
         return content;
     }
 }

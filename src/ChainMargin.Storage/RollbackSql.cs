@@ -18,6 +18,8 @@ internal static class RollbackSql
 
     public const string DeleteBlocks = "delete from blocks where chain_id = @chain and number > @number";
 
+    public const string DeleteFeedStates = "delete from feed_states where chain_id = @chain and block_number > @number";
+
     public static string DeleteFacts(string table) => $"delete from {table} where chain_id = @chain and block_number > @number";
 
     /// <summary>Aggregates that hold the latest fact of their key: re-pick the latest remaining fact, or drop the row.</summary>

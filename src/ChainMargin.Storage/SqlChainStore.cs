@@ -176,6 +176,25 @@ public abstract partial class SqlChainStore : IChainStore
             cancellationToken).ConfigureAwait(false);
     }
 
+    public async Task<IReadOnlyList<FeedState>> GetFeedStatesAsync(ChainId chain, CancellationToken cancellationToken)
+    {
+        return await QueryAsync(
+            """
+            select feed, block_number, block_hash, decimals, round_id, answer, updated_at, reason from feed_states
+            where chain_id = @chain
+            order by feed, block_number
+            """,
+            c => Add(c, "chain", Columns.ToColumn(chain)),
+            r => new FeedState(
+                new BlockRef(chain, r.GetInt64(1), r.GetString(2)), Address(r, 0),
+                r.IsDBNull(3) ? null : r.GetInt32(3),
+                r.IsDBNull(4) ? null : ReadBig(r, 4),
+                r.IsDBNull(5) ? null : ReadBig(r, 5),
+                r.IsDBNull(6) ? null : r.GetInt64(6),
+                r.IsDBNull(7) ? null : r.GetString(7)),
+            cancellationToken).ConfigureAwait(false);
+    }
+
     public async Task<IReadOnlyList<AccountStateRecord>> GetAccountStateHistoryAsync(EvmAddress account, CancellationToken cancellationToken)
     {
         return await QueryAsync(

@@ -390,6 +390,31 @@ public abstract class ChainStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CommitAsync_FeedStates_StoredWithTheirBlock_ReplacedWhenReadAgain_RolledBackAboveTheAncestor()
+    {
+        var max = (BigInteger.One << 255) - 1;
+        FeedState State(long block, int feed, BigInteger answer, string fork = "a") =>
+            new(Block(block, fork), Address(feed), 8, 1_000 + block, answer, 1_700_000_000 + block, null);
+        var missing = new FeedState(Block(4), Address(302), null, null, null, null, "decimals() returned no data at block 4 (no feed contract there)");
+
+        await Store.CommitAsync(Batch(1, 4, [Collateral(Block(2), 0, 1, 5)]) with { FeedStates = [State(4, 300, 3_000), State(4, 301, -max), missing] }, None);
+        await Store.CommitAsync(Batch(5, 8, []) with { FeedStates = [State(8, 300, 3_100), State(8, 301, max)] }, None);
+
+        // A span indexed again (after a crash) reads the same block again: one row, the last read.
+        await Store.CommitAsync(Batch(5, 8, []) with { FeedStates = [State(8, 300, 3_100), State(8, 301, max)] }, None);
+        Assert.Equal(
+            [State(4, 300, 3_000), State(8, 300, 3_100), State(4, 301, -max), State(8, 301, max), missing],
+            await Store.GetFeedStatesAsync(Chain, None));
+        Assert.Empty(await Store.GetFeedStatesAsync(OtherChain, None));
+
+        // A reorg above block 6 removes what was read at block 8; the other fork's read is stored with its own hash.
+        await Store.RollbackToAsync(Block(6), None);
+        Assert.Equal([State(4, 300, 3_000), State(4, 301, -max), missing], await Store.GetFeedStatesAsync(Chain, None));
+        await Store.CommitAsync(Batch(7, 8, [], fork: "b") with { FeedStates = [State(8, 300, 2_900, "b")] }, None);
+        Assert.Equal(State(8, 300, 2_900, "b"), (await Store.GetFeedStatesAsync(Chain, None)).Single(s => s.Block.Number == 8));
+    }
+
+    [Fact]
     public async Task CommitAsync_RejectedLogs_StoredWithReasonInLogOrder()
     {
         var topic = "0x" + new string('a', 64);

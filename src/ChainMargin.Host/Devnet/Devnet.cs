@@ -152,6 +152,7 @@ public static class Devnet
                     ["PerpMarket"] = p.PerpMarket,
                     ["OptionMarket"] = p.OptionMarket,
                     ["Liquidator"] = p.Liquidator,
+                    ["Multicall3"] = p.Multicall3,
                     ["Tokens"] = tokens,
                     ["PriceFeeds"] = spot,
                     ["VolatilityFeeds"] = vol,

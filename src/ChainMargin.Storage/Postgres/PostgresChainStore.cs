@@ -163,6 +163,7 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
                         Big<PriceRoundUpdated>("round_id", f => f.RoundId), Big<PriceRoundUpdated>("answer", f => f.Answer),
                         new Column<PriceRoundUpdated>("updated_at", NpgsqlDbType.Bigint, fs => fs.Select(f => f.UpdatedAt).ToArray()));
 
+                    AddFeedStates(apply, chain, content.FeedStates);
                     var checkpoint = new NpgsqlBatchCommand(PostgresSql.UpsertCheckpoint);
                     checkpoint.Parameters.AddWithValue("chain", chain);
                     checkpoint.Parameters.AddWithValue("checkpoint_number", content.Batch.Checkpoint.Number);
@@ -183,6 +184,7 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
         var chain = Columns.ToColumn(ancestor.Chain);
         var statements = new List<string> { RollbackSql.DeleteBlocks };
         statements.AddRange(RollbackSql.FactTables.Select(RollbackSql.DeleteFacts));
+        statements.Add(RollbackSql.DeleteFeedStates);
         statements.Add(RollbackSql.DeleteOrphanCollateral);
         statements.Add(PostgresSql.RecomputeCollateral);
         statements.AddRange(RollbackSql.RecomputeLatest);
@@ -464,6 +466,25 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
         AddArray(command, "block_hash", NpgsqlDbType.Text, rows.Select(f => f.Block.Hash).ToArray());
         AddArray(command, "log_index", NpgsqlDbType.Integer, rows.Select(f => f.LogIndex).ToArray());
         batch.BatchCommands.Add(command);
+    }
+
+    /// <summary>A few rows a span (one per feed): a statement each. A state read again at the same block replaces the earlier one.</summary>
+    private static void AddFeedStates(NpgsqlBatch batch, long chain, IReadOnlyList<FeedState> states)
+    {
+        foreach (var state in states)
+        {
+            var command = new NpgsqlBatchCommand(PostgresSql.UpsertFeedState);
+            command.Parameters.AddWithValue("chain", chain);
+            command.Parameters.AddWithValue("feed", state.Feed.Value);
+            command.Parameters.AddWithValue("number", state.Block.Number);
+            command.Parameters.AddWithValue("hash", state.Block.Hash);
+            command.Parameters.Add(new NpgsqlParameter("decimals", NpgsqlDbType.Integer) { Value = (object?)state.Decimals ?? DBNull.Value });
+            command.Parameters.Add(new NpgsqlParameter("round_id", NpgsqlDbType.Numeric) { Value = state.RoundId is { } round ? Columns.Checked(round, "round id") : DBNull.Value });
+            command.Parameters.Add(new NpgsqlParameter("answer", NpgsqlDbType.Numeric) { Value = state.Answer is { } answer ? Columns.Checked(answer, "price answer") : DBNull.Value });
+            command.Parameters.Add(new NpgsqlParameter("updated_at", NpgsqlDbType.Bigint) { Value = (object?)state.UpdatedAt ?? DBNull.Value });
+            command.Parameters.Add(new NpgsqlParameter("reason", NpgsqlDbType.Text) { Value = (object?)state.Reason ?? DBNull.Value });
+            batch.BatchCommands.Add(command);
+        }
     }
 
     private static void AddArray(NpgsqlBatchCommand command, string name, NpgsqlDbType type, Array values) =>

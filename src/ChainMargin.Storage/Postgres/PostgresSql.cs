@@ -41,6 +41,15 @@ internal static class PostgresSql
         set block_number = excluded.block_number, block_hash = excluded.block_hash, updated_at = excluded.updated_at
         """;
 
+    public const string UpsertFeedState =
+        """
+        insert into feed_states (chain_id, feed, block_number, block_hash, decimals, round_id, answer, updated_at, reason)
+        values (@chain, @feed, @number, @hash, @decimals, @round_id, @answer, @updated_at, @reason)
+        on conflict (chain_id, feed, block_number) do update
+        set block_hash = excluded.block_hash, decimals = excluded.decimals, round_id = excluded.round_id, answer = excluded.answer,
+            updated_at = excluded.updated_at, reason = excluded.reason
+        """;
+
     public static string Stage(string table) =>
         $"create temp table if not exists stage_{table} (like {table}) on commit delete rows";
 

@@ -79,6 +79,7 @@ public sealed class SqliteChainStore : SqlChainStore, IAsyncDisposable
                 ApplyPriceRounds(connection, transaction, content, cancellationToken);
                 ApplyRejected(connection, transaction, content, cancellationToken);
                 Aave.AaveV3StateSql.Write(connection, transaction, batch, Aave.AaveV3StateSql.Sqlite);
+                UpsertFeedStates(connection, transaction, content);
                 UpsertCheckpoint(connection, transaction, content.ChainColumn, batch.Checkpoint);
                 return true;
             },
@@ -105,6 +106,7 @@ public sealed class SqliteChainStore : SqlChainStore, IAsyncDisposable
                     Run(RollbackSql.DeleteFacts(table));
                 }
 
+                Run(RollbackSql.DeleteFeedStates);
                 Run(RollbackSql.DeleteOrphanCollateral);
                 RecomputeCollateral(connection, transaction, chain, ancestor.Number, cancellationToken);
                 foreach (var sql in RollbackSql.RecomputeLatest)
@@ -675,6 +677,37 @@ public sealed class SqliteChainStore : SqlChainStore, IAsyncDisposable
                 p[3].Value = Columns.ToText(f.Answer, "price answer");
                 p[4].Value = f.UpdatedAt;
             });
+    }
+
+    /// <summary>A state read again at the same block (a span re-indexed after a crash) replaces the earlier one.</summary>
+    private static void UpsertFeedStates(SqliteConnection connection, SqliteTransaction transaction, BatchContent content)
+    {
+        if (content.FeedStates.Count == 0)
+        {
+            return;
+        }
+
+        using var upsert = Command(
+            connection,
+            transaction,
+            """
+            insert or replace into feed_states (chain_id, feed, block_number, block_hash, decimals, round_id, answer, updated_at, reason)
+            values (@chain, @feed, @number, @hash, @decimals, @round_id, @answer, @updated_at, @reason)
+            """);
+        foreach (var state in content.FeedStates)
+        {
+            upsert.Parameters.Clear();
+            upsert.Parameters.AddWithValue("@chain", content.ChainColumn);
+            upsert.Parameters.AddWithValue("@feed", state.Feed.Value);
+            upsert.Parameters.AddWithValue("@number", state.Block.Number);
+            upsert.Parameters.AddWithValue("@hash", state.Block.Hash);
+            upsert.Parameters.AddWithValue("@decimals", (object?)state.Decimals ?? DBNull.Value);
+            upsert.Parameters.AddWithValue("@round_id", state.RoundId is { } round ? Columns.ToText(round, "round id") : DBNull.Value);
+            upsert.Parameters.AddWithValue("@answer", state.Answer is { } answer ? Columns.ToText(answer, "price answer") : DBNull.Value);
+            upsert.Parameters.AddWithValue("@updated_at", (object?)state.UpdatedAt ?? DBNull.Value);
+            upsert.Parameters.AddWithValue("@reason", (object?)state.Reason ?? DBNull.Value);
+            upsert.ExecuteNonQuery();
+        }
     }
 
     private static void ApplyRejected(SqliteConnection connection, SqliteTransaction transaction, BatchContent content, CancellationToken cancellationToken) =>

@@ -16,6 +16,9 @@ public sealed class IndexDatabase(string connectionString)
     public static readonly string[] AggregateTables =
         ["collateral_balances", "perp_positions", "option_positions", "perp_markets", "option_series", "price_latest"];
 
+    /// <summary>State read with eth_call pinned to a commit's last block (Multicall3), committed with the checkpoint.</summary>
+    public static readonly string[] StateTables = ["feed_states"];
+
     public string ConnectionString { get; } = connectionString;
 
     /// <summary>The chain's checkpoint block, or null before the first commit (or before the schema exists).</summary>
@@ -61,10 +64,10 @@ public sealed class IndexDatabase(string connectionString)
             $"extra {extra.Count} (e.g. {string.Join(", ", extra.Take(3))}), duplicated {duplicated.Count} (e.g. {string.Join(", ", duplicated.Take(3))})");
     }
 
-    /// <summary>Facts stored above a block: after a transaction died, there must be none above the checkpoint.</summary>
+    /// <summary>Facts (and state reads) stored above a block: after a transaction died, there must be none above the checkpoint.</summary>
     public async Task<long> FactsAboveAsync(ulong chain, long block)
     {
-        var union = string.Join(" union all ", FactTables.Select(t => $"select 1 from {t} where chain_id = @chain and block_number > {block.ToString(CultureInfo.InvariantCulture)}"));
+        var union = string.Join(" union all ", FactTables.Concat(StateTables).Select(t => $"select 1 from {t} where chain_id = @chain and block_number > {block.ToString(CultureInfo.InvariantCulture)}"));
         return await ScalarAsync<long>($"select count(*) from ({union}) as f", chain);
     }
 
@@ -76,7 +79,7 @@ public sealed class IndexDatabase(string connectionString)
     {
         var text = new StringBuilder();
         await using var connection = await OpenAsync();
-        foreach (var table in FactTables.Concat(AggregateTables))
+        foreach (var table in FactTables.Concat(AggregateTables).Concat(StateTables))
         {
             await using var command = new NpgsqlCommand(
                 $"select count(*), coalesce(md5(string_agg(t::text, E'\\n' order by t::text)), '-') from {table} t where chain_id = @chain", connection);

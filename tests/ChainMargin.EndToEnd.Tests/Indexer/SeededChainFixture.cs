@@ -83,6 +83,9 @@ public sealed class SeededChainFixture : IAsyncLifetime
         Assert.Equal(Head, await index.CheckpointAsync(ChainId));
         IndexDatabase.AssertSameKeys(ChainLogKeys, await index.FactKeysAsync(ChainId));
         CleanChecksum = await index.ChecksumAsync(ChainId);
+
+        // The chains file names Multicall3: every commit stored the feeds' state read at its last block.
+        Assert.True(await index.ScalarAsync<long>("select count(distinct block_number) from feed_states where chain_id = @chain and answer is not null", ChainId) > SeededBlocks / CommitBlocks);
     }
 
     public async Task DisposeAsync()
