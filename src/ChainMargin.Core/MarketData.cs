@@ -9,10 +9,21 @@ public enum PriceStatus
 
 /// <summary>
 /// A canonical asset's price in USD as the engine may use it, with where it came from. An unsafe or missing price
-/// carries its reason; it is never a silent zero.
+/// carries its reason; it is never a silent zero. The price is two-sided: <see cref="Usd"/> is the low, at which
+/// collateral and long exposure are valued; <see cref="UsdHigh"/> the high, at which debts and short exposure are
+/// valued. They differ only when the chains quoting the asset disagree (each side then takes the worse one).
 /// </summary>
 public sealed record AssetPrice(AssetId Asset, decimal? Usd, PriceStatus Status, string? Reason, IReadOnlyList<BlockRef> Sources)
 {
+    private readonly decimal? _high;
+
+    /// <summary>The high side (liabilities, short exposure): never below <see cref="Usd"/>; equal to it unless set.</summary>
+    public decimal? UsdHigh
+    {
+        get => _high is { } high && Usd is { } low && high > low ? high : Usd;
+        init => _high = value;
+    }
+
     public static AssetPrice Missing(AssetId asset, string reason) => new(asset, null, PriceStatus.Missing, reason, []);
 }
 

@@ -132,9 +132,9 @@ public static class MarginEngine
             var asset = assets[leg.Asset];
             equity[i] = leg.Kind switch
             {
-                LegKind.Perp => leg.Qty * (asset.Spot - leg.Entry),
+                LegKind.Perp => leg.Qty * (asset.Mark(leg.Qty) - leg.Entry),
                 LegKind.Option => leg.Qty * series[leg.Series].Value,
-                _ => leg.Qty * asset.Spot * leg.Weight,
+                _ => leg.Qty * asset.Mark(leg.Qty) * leg.Weight,
             };
         }
     }

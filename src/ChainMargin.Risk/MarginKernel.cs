@@ -242,12 +242,12 @@ internal static class MarginKernel
                     equity = leg.Qty * spot * leg.Weight;
                     break;
                 case LegKind.Debt:
-                    equity = leg.Qty * spot;
+                    equity = leg.Qty * asset.SpotHigh;
                     requirement = -equity * config.Debts.MaintenanceFraction * scale;
                     result.Initial += -equity * config.Debts.InitialFraction * scale;
                     break;
                 case LegKind.Perp:
-                    equity = leg.Qty * (spot - leg.Entry);
+                    equity = leg.Qty * (asset.Mark(leg.Qty) - leg.Entry);
                     var g = FindGroup(scratch.GroupAsset, ref groups, leg.Asset, scratch);
                     scratch.GroupNet[g] += leg.Qty;
                     break;
@@ -279,7 +279,7 @@ internal static class MarginKernel
         {
             var asset = assets[scratch.GroupAsset[g]];
             var net = scratch.GroupNet[g];
-            var notional = Math.Abs(net) * asset.Spot;
+            var notional = Math.Abs(net) * asset.Mark(net);
             var (mmf, imf) = Fractions(config.Perps, notional);
             var scale = dynamic ? asset.DynamicScale : 1.0;
             var requirement = notional * mmf * scale;
@@ -345,7 +345,7 @@ internal static class MarginKernel
             {
                 case LegKind.Collateral:
                 case LegKind.Debt:
-                    equity = leg.Qty * asset.Spot * leg.Weight;
+                    equity = leg.Qty * asset.Mark(leg.Qty) * leg.Weight;
                     if (!asset.Stable)
                     {
                         scratch.GroupLinear[g] += equity;
@@ -353,8 +353,9 @@ internal static class MarginKernel
 
                     break;
                 case LegKind.Perp:
-                    equity = leg.Qty * (asset.Spot - leg.Entry);
-                    scratch.GroupLinear[g] += leg.Qty * asset.Spot;
+                    var mark = asset.Mark(leg.Qty);
+                    equity = leg.Qty * (mark - leg.Entry);
+                    scratch.GroupLinear[g] += leg.Qty * mark;
                     if (leg.Qty > 0)
                     {
                         scratch.GroupLongPerps[g] += leg.Qty;
@@ -441,7 +442,7 @@ internal static class MarginKernel
             scratch.GroupWorstIndex[g] = worstIndex;
             var scan = Math.Max(0, worst);
             var uncovered = Math.Max(0, scratch.GroupShortOptions[g] - scratch.GroupLongOptions[g]);
-            var naked = uncovered * asset.Spot * config.Grid.NakedShortContingency;
+            var naked = uncovered * asset.SpotHigh * config.Grid.NakedShortContingency;
             var hedged = Math.Min(scratch.GroupLongPerps[g], scratch.GroupShortPerps[g]);
             var basis = hedged * asset.Spot * config.Grid.BasisContingency;
             result.Maintenance += scan + naked + basis;
@@ -472,8 +473,8 @@ internal static class MarginKernel
                         share = leg.Kind switch
                         {
                             LegKind.Option => -leg.Qty * (series[leg.Series].Grid[worstIndex] - series[leg.Series].Value),
-                            LegKind.Perp => -leg.Qty * asset.Spot * shock,
-                            _ => asset.Stable ? 0 : -leg.Qty * asset.Spot * leg.Weight * shock,
+                            LegKind.Perp => -leg.Qty * asset.Mark(leg.Qty) * shock,
+                            _ => asset.Stable ? 0 : -leg.Qty * asset.Mark(leg.Qty) * leg.Weight * shock,
                         };
                     }
 
@@ -527,8 +528,8 @@ internal static class MarginKernel
                     result[g][k] -= leg.Kind switch
                     {
                         LegKind.Option => leg.Qty * (series[leg.Series].Grid[k] - series[leg.Series].Value),
-                        LegKind.Perp => leg.Qty * asset.Spot * shock,
-                        _ => asset.Stable ? 0 : leg.Qty * asset.Spot * leg.Weight * shock,
+                        LegKind.Perp => leg.Qty * asset.Mark(leg.Qty) * shock,
+                        _ => asset.Stable ? 0 : leg.Qty * asset.Mark(leg.Qty) * leg.Weight * shock,
                     };
                 }
             }

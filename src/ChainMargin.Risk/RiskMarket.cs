@@ -196,7 +196,11 @@ internal sealed class AssetState
 
     public required bool HasPrice { get; init; }
 
+    /// <summary>The low side of the price: collateral and long exposure are valued at it.</summary>
     public required double Spot { get; init; }
+
+    /// <summary>The high side: debts and short exposure are valued at it. Equal to <see cref="Spot"/> when the chains agree.</summary>
+    public required double SpotHigh { get; init; }
 
     public required PriceStatus Status { get; init; }
 
@@ -258,6 +262,7 @@ internal sealed class AssetState
             Stable = options?.Stable ?? false,
             HasPrice = hasPrice,
             Spot = hasPrice ? (double)price.Usd!.Value : 0,
+            SpotHigh = hasPrice ? (double)price.UsdHigh!.Value : 0,
             Status = status,
             Reason = reason,
             HasVol = hasVol,
@@ -268,9 +273,15 @@ internal sealed class AssetState
         };
     }
 
+    /// <summary>The price a signed quantity is valued at: the high side for a liability or short, the low side otherwise.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public double Mark(double qty) => qty < 0 ? SpotHigh : Spot;
+
+    /// <summary>This asset at another low price, the spread between the sides kept in proportion.</summary>
     public AssetState WithSpot(double spot) => new()
     {
-        Id = Id, Configured = Configured, Weight = Weight, Stable = Stable, HasPrice = true, Spot = spot, Status = Status,
+        Id = Id, Configured = Configured, Weight = Weight, Stable = Stable, HasPrice = true, Spot = spot,
+        SpotHigh = Spot > 0 ? spot * (SpotHigh / Spot) : spot, Status = Status,
         Reason = Reason, HasVol = HasVol, Vol = Vol, DynamicScale = DynamicScale, DynamicReason = DynamicReason, Factor = Factor,
     };
 }

@@ -50,16 +50,18 @@ internal static class VarKernel
             {
                 case LegKind.Collateral:
                 case LegKind.Debt:
-                    result.Equity += leg.Qty * asset.Spot * leg.Weight;
+                    var value = leg.Qty * asset.Mark(leg.Qty) * leg.Weight;
+                    result.Equity += value;
                     if (!asset.Stable)
                     {
-                        scratch.GroupNet[g] += leg.Qty * asset.Spot * leg.Weight;
+                        scratch.GroupNet[g] += value;
                     }
 
                     break;
                 case LegKind.Perp:
-                    result.Equity += leg.Qty * (asset.Spot - leg.Entry);
-                    scratch.GroupNet[g] += leg.Qty * asset.Spot;
+                    var mark = asset.Mark(leg.Qty);
+                    result.Equity += leg.Qty * (mark - leg.Entry);
+                    scratch.GroupNet[g] += leg.Qty * mark;
                     break;
                 default:
                     var s = series[leg.Series];
@@ -409,10 +411,10 @@ internal static class VarKernel
             {
                 case LegKind.Collateral:
                 case LegKind.Debt:
-                    delta = asset.Stable ? 0 : leg.Qty * asset.Spot * leg.Weight;
+                    delta = asset.Stable ? 0 : leg.Qty * asset.Mark(leg.Qty) * leg.Weight;
                     break;
                 case LegKind.Perp:
-                    delta = leg.Qty * asset.Spot;
+                    delta = leg.Qty * asset.Mark(leg.Qty);
                     break;
                 default:
                     var s = series[leg.Series];

@@ -368,7 +368,7 @@ public sealed record Shocks(IReadOnlyDictionary<AssetId, decimal> Spot, IReadOnl
         ArgumentNullException.ThrowIfNull(snapshot);
         var prices = snapshot.Prices.ToDictionary(
             p => p.Key,
-            p => Spot.TryGetValue(p.Key, out var s) && p.Value.Usd is { } usd ? p.Value with { Usd = usd * (1 + s) } : p.Value);
+            p => Spot.TryGetValue(p.Key, out var s) && p.Value.Usd is { } usd ? p.Value with { Usd = usd * (1 + s), UsdHigh = p.Value.UsdHigh * (1 + s) } : p.Value);
         var vols = snapshot.Volatilities.ToDictionary(
             v => v.Key,
             v => Volatility.TryGetValue(v.Key, out var s) ? v.Value with { Annualised = v.Value.Annualised * (1 + s), Source = v.Value.Source + " (shocked)" } : v.Value);

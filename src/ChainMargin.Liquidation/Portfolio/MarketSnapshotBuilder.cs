@@ -195,16 +195,18 @@ public sealed class MarketSnapshotBuilder
 
         var low = values.Min();
         var high = values.Max();
+        decimal? usdHigh = null;
         if (high - low > _safety.CrossChainTolerance * low)
         {
-            // Disagreeing chains: value at the lowest price (conservative for collateral), say the highest in the
-            // reason (what a liability would be worth), and mark it so liquidations pause until they agree.
-            disagreement = Invariant($"prices disagree across chains by more than {_safety.CrossChainTolerance * 100:0.###}%: {low:0.########} to {high:0.########}; valued at the lowest");
+            // Disagreeing chains: each side takes the worse price (collateral and longs the lowest, debts and shorts
+            // the highest), and the price is unsafe so liquidations pause until the chains agree again.
+            disagreement = Invariant($"prices disagree across chains by more than {_safety.CrossChainTolerance * 100:0.###}%: {low:0.########} to {high:0.########}; collateral and longs valued at the lowest, debts and shorts at the highest");
             problems.Add(disagreement);
+            usdHigh = Units.ToReported(high, 8);
         }
 
         return problems.Count > 0
-            ? new AssetPrice(asset, Units.ToReported(low, 8), PriceStatus.Unsafe, string.Join("; ", problems), sources)
+            ? new AssetPrice(asset, Units.ToReported(low, 8), PriceStatus.Unsafe, string.Join("; ", problems), sources) { UsdHigh = usdHigh }
             : new AssetPrice(asset, Units.ToReported(low, 8), PriceStatus.Safe, null, sources);
     }
 

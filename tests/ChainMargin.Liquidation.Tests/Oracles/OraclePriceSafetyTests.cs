@@ -1,3 +1,5 @@
+using ChainMargin.Contracts.Devnet;
+using ChainMargin.Host.Devnet;
 using ChainMargin.Liquidation.Oracles;
 using ChainMargin.Liquidation.Portfolio;
 using ChainMargin.Risk;
@@ -153,7 +155,7 @@ public sealed class OraclePriceSafetyTests : IClassFixture<OracleRig>
         using var both = _rig.Service(new PriceSafetyOptions { CrossChainTolerance = 0.02 }, withChainB: true);
         var report = await both.ComputeAsync(OracleRig.TraderAddress, CancellationToken.None);
         Assert.Equal(PriceUnsafe, report.Headline.StatusName);
-        Assert.Contains(report.Headline.Reasons, r => r.Contains("prices disagree across chains by more than 2%: 3000 to 3300; valued at the lowest", StringComparison.Ordinal));
+        Assert.Contains(report.Headline.Reasons, r => r.Contains("prices disagree across chains by more than 2%: 3000 to 3300; collateral and longs valued at the lowest, debts and shorts at the highest", StringComparison.Ordinal));
         Assert.Contains(both.PriceAlerts, a => a.StartsWith("ETH: prices disagree", StringComparison.Ordinal));
 
         // Valued at the lowest: the same health as chain A alone at 3000, which is safe.
@@ -166,6 +168,41 @@ public sealed class OraclePriceSafetyTests : IClassFixture<OracleRig>
         await _rig.PublishAsync(_rig.B, EthB, (3030m, 20));
         await _rig.IndexAsync();
         Assert.NotEqual(PriceUnsafe, (await both.ComputeAsync(OracleRig.TraderAddress, CancellationToken.None)).Headline.StatusName);
+    }
+
+    [Fact]
+    public async Task Compute_ChainsDisagreeOnEth_ShortPerpIsValuedAtTheHighest()
+    {
+        // A second trader, short 10 ETH-PERP on chain A against USDC collateral.
+        var shorter = DevAccounts.Traders[3];
+        var chainA = new DevnetChain("a", _rig.A.ChainId, _rig.A.Node.Port);
+        await DemoSeeder.DepositAsync(chainA, _rig.A.Protocol, shorter, "USDC", DemoSeeder.Units(20_000, 6), CancellationToken.None);
+        await DemoSeeder.TradePerpAsync(chainA, _rig.A.Protocol, shorter, "ETH", -DemoSeeder.Units(10, 18), CancellationToken.None);
+        var account = Core.EvmAddress.Parse(shorter.Address);
+
+        await _rig.PublishAsync(_rig.A, EthA, (3000m, 60), (3000m, 30));
+        await _rig.PublishAsync(_rig.B, EthB, (3300m, 30));
+        await _rig.IndexAsync();
+        using var both = _rig.Service(new PriceSafetyOptions { CrossChainTolerance = 0.02 }, withChainB: true);
+        var split = await both.ComputeAsync(account, CancellationToken.None);
+        Assert.Equal(PriceUnsafe, split.Headline.StatusName);
+        using var alone = _rig.Service();
+        var atLow = await alone.ComputeAsync(account, CancellationToken.None);
+
+        // Chain A alone at 3300 (a safe 10% move) is the same short valued at the high price.
+        await _rig.PublishAsync(_rig.A, EthA, (3300m, 20));
+        await _rig.IndexAsync();
+        var atHigh = await alone.ComputeAsync(account, CancellationToken.None);
+        Assert.NotEqual(PriceUnsafe, atHigh.Headline.StatusName);
+        foreach (var method in new[] { MarginMethods.Cross, MarginMethods.Portfolio })
+        {
+            Assert.Equal(atHigh.Method(method).Equity, split.Method(method).Equity);
+            Assert.Equal(atHigh.Method(method).Maintenance, split.Method(method).Maintenance);
+        }
+
+        // Against chain A's own 3000, the short loses 10 x 300 more at the disagreement's high side.
+        static decimal Perp(MarginReport report) => report.Method(MarginMethods.Cross).Positions.Single(p => p.Kind == "perp").Equity;
+        Assert.Equal(Perp(atLow) - 3_000m, Perp(split));
     }
 
     [Fact]
