@@ -22,7 +22,7 @@ using Nethereum.Contracts;
 using Nethereum.Web3;
 using Xunit;
 using Xunit.Abstractions;
-using IntentStates = ChainMargin.Liquidation.Keeper.IntentStates;
+using IntentStates = ChainMargin.Core.IntentStates;
 
 namespace ChainMargin.Aave.Tests;
 
@@ -116,7 +116,7 @@ public sealed class AaveV3LiquidationServiceTests(ITestOutputHelper output) : IA
         var options = new KeeperOptions { Enabled = true, DryRun = false, MinProfitUsd = 0, ReceiptPollMilliseconds = 20 };
         await using var intents = new PostgresIntentStore(_postgres.ConnectionString, TimeProvider.System);
         var keys = new EnvironmentKeySource(name => name == $"CHAINMARGIN_KEEPER_KEY_{ChainIdValue}" ? DevAccounts.Keeper.PrivateKey : null);
-        using var keeper = new KeeperService(options, [], new StoredIntents(intents), keys, TimeProvider.System, NullLogger<KeeperService>.Instance);
+        using var keeper = new KeeperService(options, [], intents, keys, TimeProvider.System, NullLogger<KeeperService>.Instance);
         using var runner = new AaveV3KeeperHostedService(
             Options.Create(options), margin, keeper, _app.Services.GetRequiredService<AaveV3VenueService>(), _app.Services.GetRequiredService<IReadOnlyList<ChainOptions>>(),
             _app.Services.GetRequiredService<RiskConfig>(), _app.Services, NullLogger<AaveV3KeeperHostedService>.Instance);
@@ -135,8 +135,8 @@ public sealed class AaveV3LiquidationServiceTests(ITestOutputHelper output) : IA
             Assert.InRange(flagged.Health!.Value, 0.95m, 0.999999m);
 
             // Without an allowance the keeper does not try: the intent is skipped with the reason, nothing is sent.
-            IntentRow? refused = null;
-            await WaitAsync(async () => (refused = (await intents.ListAsync((long)ChainIdValue, default)) is [var first, ..] ? first : null) is { State: IntentStates.Skipped }, "the first intent to settle");
+            LiquidationIntent? refused = null;
+            await WaitAsync(async () => (refused = (await intents.ListAsync(ChainIdValue, default)) is [var first, ..] ? first : null) is { State: IntentStates.Skipped }, "the first intent to settle");
             Assert.Equal(KeeperService.AaveV3Protocol, refused!.Key.Protocol);
             Assert.StartsWith("insufficient allowance", refused.Reason, StringComparison.Ordinal);
             Assert.Equal(0, keeper.Broadcasts);
@@ -151,9 +151,9 @@ public sealed class AaveV3LiquidationServiceTests(ITestOutputHelper output) : IA
             var keeperWethBefore = await BalanceAsync(weth.Asset, EvmAddress.Parse(keeperAddress));
             await margin.RecomputeShardAsync(0, 1, "sweep shard 0/1", default);
 
-            IntentRow? mined = null;
+            LiquidationIntent? mined = null;
             await WaitAsync(
-                async () => (mined = (await intents.ListAsync((long)ChainIdValue, default)).FirstOrDefault(i => i.Id != refused.Id && i.State is IntentStates.Mined or IntentStates.Failed or IntentStates.Skipped)) is not null,
+                async () => (mined = (await intents.ListAsync(ChainIdValue, default)).FirstOrDefault(i => i.Id != refused.Id && i.State is IntentStates.Mined or IntentStates.Failed or IntentStates.Skipped)) is not null,
                 "the liquidation to be mined");
             Assert.True(mined!.State == IntentStates.Mined, $"{mined.State}: {mined.Reason}");
             Assert.True(BigInteger.Parse(mined.HealthWad!, CultureInfo.InvariantCulture) < AaveV3Math.Wad);
