@@ -93,6 +93,25 @@ public abstract class WebhookStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RecordAccountStateAsync_OutboxWriteFails_TheStateIsNotRecordedEither()
+    {
+        await AddAsync("http://127.0.0.1:9/all", []);
+        var eventId = Guid.NewGuid();
+        await Store.RecordAccountStateAsync(Observation(9, "healthy", 2m, 0), eventId, None);
+
+        // The same event id again breaks the outbox's unique (subscription, event): the whole change must roll back.
+        await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(
+            () => Store.RecordAccountStateAsync(Observation(9, "liquidatable", 0.5m, 1), eventId, None));
+
+        Assert.Equal("healthy", Assert.Single(await ChainStore.GetAccountStateHistoryAsync(Address(9), None)).State);
+        Assert.Equal("healthy", (await ChainStore.GetCurrentAccountStatesAsync(None)).Single().State);
+        Assert.Single(await Store.GetRecentDeliveriesAsync(null, 10, None));
+
+        var retried = await Store.RecordAccountStateAsync(Observation(9, "liquidatable", 0.5m, 2), Guid.NewGuid(), None);
+        Assert.Equal(("healthy", 1), (retried.FromState, retried.DeliveryIds.Count));
+    }
+
+    [Fact]
     public async Task RecordAccountStateAsync_NoSubscriptions_RecordsTheStateAndNoDelivery()
     {
         var change = await Store.RecordAccountStateAsync(Observation(2, "warning", 1.05m, 0), Guid.NewGuid(), None);
