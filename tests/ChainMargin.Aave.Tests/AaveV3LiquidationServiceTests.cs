@@ -32,6 +32,7 @@ namespace ChainMargin.Aave.Tests;
 /// liquidationCall: first refused for want of an allowance (a clear reason, nothing sent), then, once the keeper has
 /// approved the Pool, mined, repaying at most the close factor of the debt and seizing WETH.
 /// </summary>
+[Collection(ServiceTestGroup.Name)]
 public sealed class AaveV3LiquidationServiceTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const ulong ChainIdValue = 31_413;
