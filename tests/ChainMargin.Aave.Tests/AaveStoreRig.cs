@@ -35,6 +35,8 @@ internal sealed class AaveStoreRig : IAsyncDisposable
 
     public PostgresChainStore Store { get; private set; }
 
+    public string ConnectionString => _database.ConnectionString;
+
     public ChainWatcher Watcher { get; private set; }
 
     public AaveV3SpanIndexer SpanIndexer { get; private set; }

@@ -32,6 +32,7 @@ namespace ChainMargin.Aave.Tests;
 /// liquidationCall: first refused for want of an allowance (a clear reason, nothing sent), then, once the keeper has
 /// approved the Pool, mined, repaying at most the close factor of the debt and seizing WETH.
 /// </summary>
+[Collection(ServiceTestGroup.Name)]
 public sealed class AaveV3LiquidationServiceTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const ulong ChainIdValue = 31_413;
@@ -39,6 +40,7 @@ public sealed class AaveV3LiquidationServiceTests(ITestOutputHelper output) : IA
     private AaveTestMarket _m = null!;
     private PostgresDatabase _postgres = null!;
     private WebApplication _app = null!;
+    private int _port;
 
     public async Task InitializeAsync()
     {
@@ -68,9 +70,10 @@ public sealed class AaveV3LiquidationServiceTests(ITestOutputHelper output) : IA
         };
         var file = Path.Combine(_dir, "chains.json");
         await File.WriteAllTextAsync(file, chains.ToJsonString());
+        _port = AnvilNode.FreePort();
         _app = AppFactory.Build(
         [
-            $"--Api:Urls=http://127.0.0.1:{AnvilNode.FreePort()}",
+            $"--Api:Urls=http://127.0.0.1:{_port}",
             "--Storage:Provider=postgres",
             $"--Storage:ConnectionString={_postgres.ConnectionString}",
             "--Margin:FastPath=true",
@@ -134,6 +137,13 @@ public sealed class AaveV3LiquidationServiceTests(ITestOutputHelper output) : IA
             Assert.Contains(AaveV3Portfolio.Venue, flagged.Reason, StringComparison.Ordinal);
             Assert.InRange(flagged.Health!.Value, 0.95m, 0.999999m);
 
+            // The at-risk list shows the Aave-only account, on the Aave chain.
+            using (var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_port}") })
+            {
+                var atRisk = JsonNode.Parse(await http.GetStringAsync(new Uri($"/v1/at-risk?chain={ChainIdValue}", UriKind.Relative)))!;
+                Assert.Contains(atRisk["items"]!.AsArray(), i => string.Equals((string?)i!["account"], bob.Value, StringComparison.OrdinalIgnoreCase) && (string?)i["state"] == AccountStates.Liquidatable);
+            }
+
             // Without an allowance the keeper does not try: the intent is skipped with the reason, nothing is sent.
             LiquidationIntent? refused = null;
             await WaitAsync(async () => (refused = (await intents.ListAsync(ChainIdValue, default)) is [var first, ..] ? first : null) is { State: IntentStates.Skipped }, "the first intent to settle");
@@ -149,7 +159,10 @@ public sealed class AaveV3LiquidationServiceTests(ITestOutputHelper output) : IA
             var debtBefore = await BalanceAsync(usdc.VariableDebtToken, bob);
             var collateralBefore = await BalanceAsync(weth.AToken, bob);
             var keeperWethBefore = await BalanceAsync(weth.Asset, EvmAddress.Parse(keeperAddress));
-            await margin.RecomputeShardAsync(0, 1, "sweep shard 0/1", default);
+            var swept = await margin.RecomputeShardAsync(0, 1, "sweep shard 0/1", default);
+            Assert.Contains(swept, r => r.Account == bob);
+            var shards = 4;
+            Assert.Contains(await margin.RecomputeShardAsync(MarginService.ShardOf(bob, shards), shards, "sweep", default), r => r.Account == bob);
 
             LiquidationIntent? mined = null;
             await WaitAsync(

@@ -27,6 +27,7 @@ namespace ChainMargin.Aave.Tests;
 /// supplies WETH and borrows USDC on Aave, then opens an ETH perp on the other chain. The health API shows Aave's own
 /// health (equal to Pool.getUserAccountData) beside the cross-chain health, which the perp lowers while Aave's stays.
 /// </summary>
+[Collection(ServiceTestGroup.Name)]
 public sealed class ServiceJoinTests(ITestOutputHelper output) : IAsyncLifetime, IDisposable
 {
     private const ulong PerpChainId = 31_471;
