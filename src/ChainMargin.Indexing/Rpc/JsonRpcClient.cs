@@ -59,10 +59,23 @@ public sealed class JsonRpcClient : IDisposable
     }
 
     /// <summary>
+    /// Calls one method and reads its result with <paramref name="read"/> while the response is still parsed: a large
+    /// result (eth_getLogs) is not copied out first. <paramref name="read"/> reports bad content as FormatException.
+    /// </summary>
+    public Task<T> CallAsync<T>(string method, object?[] parameters, Func<JsonElement, T> read, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        return SendAsync([new RpcRequest(method, parameters)], results => read(results[0]), cancellationToken);
+    }
+
+    /// <summary>
     /// Sends several calls in one JSON-RPC batch and returns their results in request order. If any call in the
     /// batch fails with a node error, the whole batch throws that error.
     /// </summary>
-    public async Task<JsonElement[]> BatchAsync(IReadOnlyList<RpcRequest> requests, CancellationToken cancellationToken)
+    public Task<JsonElement[]> BatchAsync(IReadOnlyList<RpcRequest> requests, CancellationToken cancellationToken) =>
+        SendAsync(requests, static results => Array.ConvertAll(results, static r => r.Clone()), cancellationToken);
+
+    private async Task<T> SendAsync<T>(IReadOnlyList<RpcRequest> requests, Func<JsonElement[], T> project, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(requests);
         var body = Serialize(requests, out var firstId);
@@ -78,7 +91,7 @@ public sealed class JsonRpcClient : IDisposable
             try
             {
                 Interlocked.Increment(ref _requests);
-                return await SendOnceAsync(url, body, requests.Count, firstId, cancellationToken).ConfigureAwait(false);
+                return await SendOnceAsync(url, body, requests.Count, firstId, project, cancellationToken).ConfigureAwait(false);
             }
             catch (RpcNodeException)
             {
@@ -171,7 +184,7 @@ public sealed class JsonRpcClient : IDisposable
         return buffer.WrittenSpan.ToArray();
     }
 
-    private async Task<JsonElement[]> SendOnceAsync(Uri url, byte[] body, int count, long firstId, CancellationToken cancellationToken)
+    private async Task<T> SendOnceAsync<T>(Uri url, byte[] body, int count, long firstId, Func<JsonElement[], T> project, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_retry.RequestTimeout);
@@ -215,7 +228,7 @@ public sealed class JsonRpcClient : IDisposable
                 throw new RpcTransientException($"{url} answered a batch of {count} with one object", retryAfter: null);
             }
 
-            return results;
+            return project(results);
         }
 
         if (root.ValueKind != JsonValueKind.Array || root.GetArrayLength() != count)
@@ -241,7 +254,7 @@ public sealed class JsonRpcClient : IDisposable
             seen++;
         }
 
-        return seen == count ? results : throw new RpcTransientException($"{url} answered {seen} of {count} calls", retryAfter: null);
+        return seen == count ? project(results) : throw new RpcTransientException($"{url} answered {seen} of {count} calls", retryAfter: null);
     }
 
     private static JsonElement ResultOf(JsonElement item, Uri url)
@@ -256,7 +269,7 @@ public sealed class JsonRpcClient : IDisposable
             throw new RpcTransientException($"{url} answered without a result", retryAfter: null);
         }
 
-        return result.Clone();
+        return result;
     }
 
     private static bool TryReadError(byte[] bytes, out RpcNodeException? error)
