@@ -190,7 +190,8 @@ public sealed class JsonRpcClient : IDisposable
         timeout.CancelAfter(_retry.RequestTimeout);
         using var content = new ByteArrayContent(body);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        using var response = await _http.PostAsync(url, content, timeout.Token).ConfigureAwait(false);
+        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = content };
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.TooManyRequests || (int)response.StatusCode >= 500)
         {
             throw new RpcTransientException(
@@ -198,20 +199,77 @@ public sealed class JsonRpcClient : IDisposable
                 RetryAfterOf(response));
         }
 
-        var bytes = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
-        if (!response.IsSuccessStatusCode)
+        // The body goes into a pooled buffer: eth_getLogs answers are megabytes, and a fresh array for each (twice,
+        // with HttpClient's own buffering) kept the large-object heap and gen2 collections busy.
+        var (buffer, length) = await ReadBodyAsync(response, timeout.Token).ConfigureAwait(false);
+        try
         {
-            var text = Encoding.UTF8.GetString(bytes, 0, Math.Min(bytes.Length, 300));
-            // Providers answer range and result caps with 4xx plus a JSON-RPC error body; surface it as a node error.
-            if (TryReadError(bytes, out var nodeError))
+            var bytes = new ReadOnlyMemory<byte>(buffer, 0, length);
+            if (!response.IsSuccessStatusCode)
             {
-                throw nodeError!;
+                var text = Encoding.UTF8.GetString(bytes.Span[..Math.Min(length, 300)]);
+                // Providers answer range and result caps with 4xx plus a JSON-RPC error body; surface it as a node error.
+                if (TryReadError(bytes, out var nodeError))
+                {
+                    throw nodeError!;
+                }
+
+                throw new RpcTransientException(
+                    string.Create(CultureInfo.InvariantCulture, $"{url} answered {(int)response.StatusCode}: {text}"), retryAfter: null);
             }
 
-            throw new RpcTransientException(
-                string.Create(CultureInfo.InvariantCulture, $"{url} answered {(int)response.StatusCode}: {text}"), retryAfter: null);
+            return Project(url, bytes, count, firstId, project);
         }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
 
+    private static async Task<(byte[] Buffer, int Length)> ReadBodyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var expected = response.Content.Headers.ContentLength;
+        var buffer = ArrayPool<byte>.Shared.Rent(expected is > 0 and < int.MaxValue / 2 ? (int)expected.Value + 1 : 64 * 1024);
+        var length = 0;
+        try
+        {
+            var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                while (true)
+                {
+                    if (length == buffer.Length)
+                    {
+                        var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                        buffer.AsSpan(0, length).CopyTo(larger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = larger;
+                    }
+
+                    var read = await stream.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
+                    if (read == 0)
+                    {
+                        return (buffer, length);
+                    }
+
+                    length += read;
+                }
+            }
+        }
+        catch (IOException ex)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw new HttpRequestException($"the answer broke off after {length} bytes: {ex.Message}", ex);
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+    }
+
+    private static T Project<T>(Uri url, ReadOnlyMemory<byte> bytes, int count, long firstId, Func<JsonElement[], T> project)
+    {
         using var document = JsonDocument.Parse(bytes);
         var root = document.RootElement;
         var results = new JsonElement[count];
@@ -272,7 +330,7 @@ public sealed class JsonRpcClient : IDisposable
         return result;
     }
 
-    private static bool TryReadError(byte[] bytes, out RpcNodeException? error)
+    private static bool TryReadError(ReadOnlyMemory<byte> bytes, out RpcNodeException? error)
     {
         error = null;
         try
