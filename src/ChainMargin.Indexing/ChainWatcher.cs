@@ -207,6 +207,15 @@ public sealed class ChainWatcher
         var started = Stopwatch.GetTimestamp();
         var logs = await TakeLogsAsync(from, to, cancellationToken).ConfigureAwait(false);
 
+        // Backfill: fetch the next span while this one is checked, decoded and committed, so node, CPU and database
+        // work overlap. Only for a span wholly below the finality window, whose logs need no hash check against
+        // headers read later. Should this step fail, the next one drops it unless it asks for exactly that span.
+        var nextTo = Math.Min(target, to + Math.Max(_options.MaxBlocksPerCommit, 1));
+        if (to < target && nextTo < head - _options.FinalityDepth)
+        {
+            _prefetch = (to + 1, nextTo, _logs.FetchAsync(to + 1, nextTo, cancellationToken));
+        }
+
         // Blocks inside the finality window may still be reorged: keep every header there, and check that the logs
         // came from the same fork as the headers. Below it, only the span's last block is needed (the checkpoint).
         // The window holds FinalityDepth + 1 headers: a reorg exactly FinalityDepth deep replaces FinalityDepth
@@ -279,14 +288,6 @@ public sealed class ChainWatcher
         // The feeds as they stand at the checkpoint, pinned to its hash: committed with it, rolled back with it.
         var feedStates = _feedStates is null ? null : await _feedStates.ReadAsync(last.Block, cancellationToken).ConfigureAwait(false);
         var batch = new ChainBatch(Chain, headers.Select(h => h!).ToArray(), facts, last.Block, feedStates) { VenueStates = venueStates };
-        // Backfill: fetch the next span while this one commits, so node and database work overlap. Only for a span
-        // wholly below the finality window, whose logs need no hash check against headers read later.
-        var nextTo = Math.Min(target, to + Math.Max(_options.MaxBlocksPerCommit, 1));
-        if (to < target && nextTo < head - _options.FinalityDepth)
-        {
-            _prefetch = (to + 1, nextTo, _logs.FetchAsync(to + 1, nextTo, cancellationToken));
-        }
-
         try
         {
             await _store.CommitAsync(batch, cancellationToken).ConfigureAwait(false);

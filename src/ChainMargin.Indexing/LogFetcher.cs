@@ -81,16 +81,11 @@ public sealed partial class LogFetcher
                     ["toBlock"] = Hex.FromLong(to),
                     ["address"] = _addresses,
                 };
-                var result = await _rpc.CallAsync("eth_getLogs", [filter], cancellationToken).ConfigureAwait(false);
-                if (result.ValueKind != JsonValueKind.Array)
+                var all = await _rpc.CallAsync("eth_getLogs", [filter], ReadLogs, cancellationToken).ConfigureAwait(false)
+                    ?? throw new RpcTransientException("eth_getLogs answered something other than an array");
+                var logs = new List<RawLog>(all.Count);
+                foreach (var log in all)
                 {
-                    throw new RpcTransientException($"eth_getLogs answered {result.ValueKind}, not an array");
-                }
-
-                var logs = new List<RawLog>(result.GetArrayLength());
-                foreach (var item in result.EnumerateArray())
-                {
-                    var log = RawLog.From(item);
                     if (log.BlockNumber < from || log.BlockNumber > to)
                     {
                         throw new RpcTransientException(
@@ -116,6 +111,24 @@ public sealed partial class LogFetcher
                 to = mid;
             }
         }
+    }
+
+    /// <summary>The logs of an eth_getLogs result read in place (null when it is not an array).</summary>
+    private static List<RawLog>? ReadLogs(JsonElement result)
+    {
+        if (result.ValueKind != JsonValueKind.Array)
+        {
+            return null;
+        }
+
+        var reader = new RawLogReader();
+        var logs = new List<RawLog>(result.GetArrayLength());
+        foreach (var item in result.EnumerateArray())
+        {
+            logs.Add(reader.Read(item));
+        }
+
+        return logs;
     }
 
     private void Widen()

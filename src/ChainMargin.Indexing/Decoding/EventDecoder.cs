@@ -49,7 +49,10 @@ public sealed class EventDecoder
     private static readonly BigInteger Uint256Max = (BigInteger.One << 256) - 1;
 
     private readonly ChainId _chain;
+    private const int MaxRemembered = 1 << 16;
     private readonly Dictionary<string, ContractRole> _roles;
+    private readonly Dictionary<string, EvmAddress> _topicAddresses = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, EvmAddress> _contracts = new(StringComparer.Ordinal);
 
     public EventDecoder(ChainId chain, IReadOnlyDictionary<EvmAddress, ContractRole> roles)
     {
@@ -68,7 +71,7 @@ public sealed class EventDecoder
     {
         ArgumentNullException.ThrowIfNull(log);
         var block = new BlockRef(_chain, log.BlockNumber, log.BlockHash.ToLowerInvariant());
-        if (!EvmAddress.TryParse(log.Address, out var contract))
+        if (!TryContract(log.Address, out var contract))
         {
             return new RejectedLog(block, log.LogIndex, EvmAddress.Zero, log.Topics.FirstOrDefault() ?? "", $"malformed log address '{log.Address}'");
         }
@@ -93,7 +96,7 @@ public sealed class EventDecoder
         }
     }
 
-    private static ChainFact? DecodeKnown(ContractRole role, string topic0, RawLog log, BlockRef block, EvmAddress contract)
+    private ChainFact? DecodeKnown(ContractRole role, string topic0, RawLog log, BlockRef block, EvmAddress contract)
     {
         var data = new AbiWords(log.Data);
         switch (role)
@@ -101,8 +104,8 @@ public sealed class EventDecoder
             case ContractRole.Vault when topic0 == Deposited || topic0 == Withdrawn || topic0 == PnlSettled || topic0 == Seized:
             {
                 RequireTopics(log, topic0 == Seized ? 4 : 3);
-                var account = EvmAddress.FromWord(log.Topics[1].AsSpan(2));
-                var token = EvmAddress.FromWord(log.Topics[2].AsSpan(2));
+                var account = TopicAddress(log.Topics[1]);
+                var token = TopicAddress(log.Topics[2]);
                 var amount = topic0 == PnlSettled ? data.Int(0) : data.Uint(0);
                 if (amount == Uint256Max)
                 {
@@ -123,7 +126,7 @@ public sealed class EventDecoder
             case ContractRole.PerpMarket when topic0 == PositionChanged:
                 RequireTopics(log, 3);
                 return new PerpPositionChanged(
-                    block, log.LogIndex, contract, EvmAddress.FromWord(log.Topics[1].AsSpan(2)), Word(log.Topics[2]),
+                    block, log.LogIndex, contract, TopicAddress(log.Topics[1]), Word(log.Topics[2]),
                     NewSize: data.Int(1), EntryPrice: data.Uint(2), RealizedPnl: data.Int(4));
 
             case ContractRole.OptionMarket when topic0 == SeriesListed:
@@ -134,11 +137,11 @@ public sealed class EventDecoder
 
             case ContractRole.OptionMarket when topic0 == OptionTraded:
                 RequireTopics(log, 3);
-                return new OptionPositionChanged(block, log.LogIndex, contract, EvmAddress.FromWord(log.Topics[1].AsSpan(2)), Word(log.Topics[2]), data.Int(1));
+                return new OptionPositionChanged(block, log.LogIndex, contract, TopicAddress(log.Topics[1]), Word(log.Topics[2]), data.Int(1));
 
             case ContractRole.OptionMarket when topic0 == OptionSettled:
                 RequireTopics(log, 3);
-                return new OptionPositionChanged(block, log.LogIndex, contract, EvmAddress.FromWord(log.Topics[1].AsSpan(2)), Word(log.Topics[2]), BigInteger.Zero);
+                return new OptionPositionChanged(block, log.LogIndex, contract, TopicAddress(log.Topics[1]), Word(log.Topics[2]), BigInteger.Zero);
 
             case ContractRole.PriceFeed when topic0 == AnswerUpdated:
                 RequireTopics(log, 3);
@@ -150,6 +153,48 @@ public sealed class EventDecoder
                     ? null
                     : new RejectedLog(block, log.LogIndex, contract, topic0, $"unknown event signature for a {role} contract");
         }
+    }
+
+    /// <summary>
+    /// An address from a topic word, remembered: the same accounts and tokens recur in log after log, and parsing
+    /// allocates several strings each time. Bounded; a decoder is used by one watcher loop at a time.
+    /// </summary>
+    private EvmAddress TopicAddress(string topic)
+    {
+        if (_topicAddresses.TryGetValue(topic, out var address))
+        {
+            return address;
+        }
+
+        address = EvmAddress.FromWord(topic.AsSpan(2));
+        if (_topicAddresses.Count >= MaxRemembered)
+        {
+            _topicAddresses.Clear();
+        }
+
+        _topicAddresses[topic] = address;
+        return address;
+    }
+
+    private bool TryContract(string text, out EvmAddress contract)
+    {
+        if (_contracts.TryGetValue(text, out contract))
+        {
+            return true;
+        }
+
+        if (!EvmAddress.TryParse(text, out contract))
+        {
+            return false;
+        }
+
+        if (_contracts.Count >= MaxRemembered)
+        {
+            _contracts.Clear();
+        }
+
+        _contracts[text] = contract;
+        return true;
     }
 
     private static void RequireTopics(RawLog log, int count)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 
 namespace ChainMargin.Indexing.Decoding;
@@ -7,7 +8,22 @@ namespace ChainMargin.Indexing.Decoding;
 public sealed record RawLog(string Address, string[] Topics, string Data, long BlockNumber, string BlockHash, int LogIndex, bool Removed)
 {
     /// <summary>Reads one log object of an eth_getLogs result; throws <see cref="FormatException"/> naming the bad field.</summary>
-    public static RawLog From(JsonElement log)
+    public static RawLog From(JsonElement log) => new RawLogReader().Read(log);
+}
+
+/// <summary>
+/// Reads the logs of one eth_getLogs answer. Logs of one block share its hash and number, and most come from a few
+/// contracts with a few event signatures: a value equal to the previous log's at the same place is reused rather than
+/// allocated again, and quantities are parsed from the raw bytes. Not thread-safe: one per answer.
+/// </summary>
+public sealed class RawLogReader
+{
+    private readonly string?[] _topics = new string?[4];
+    private string? _address;
+    private string? _blockHash;
+
+    /// <summary>Reads one log object; throws <see cref="FormatException"/> naming the bad field.</summary>
+    public RawLog Read(JsonElement log)
     {
         if (log.ValueKind != JsonValueKind.Object)
         {
@@ -23,23 +39,53 @@ public sealed record RawLog(string Address, string[] Topics, string Data, long B
         var i = 0;
         foreach (var topic in topics.EnumerateArray())
         {
-            topicArray[i++] = topic.ValueKind == JsonValueKind.String ? topic.GetString()! : throw new FormatException("a log topic is not a string");
+            if (topic.ValueKind != JsonValueKind.String)
+            {
+                throw new FormatException("a log topic is not a string");
+            }
+
+            topicArray[i] = i < _topics.Length ? Reuse(topic, ref _topics[i]) : topic.GetString()!;
+            i++;
         }
 
         return new RawLog(
-            Text(log, "address"),
+            Reuse(Field(log, "address"), ref _address),
             topicArray,
-            Text(log, "data"),
-            Hex.ToLong(Text(log, "blockNumber")),
-            Text(log, "blockHash"),
-            (int)Hex.ToLong(Text(log, "logIndex")),
+            Field(log, "data").GetString()!,
+            Quantity(Field(log, "blockNumber")),
+            Reuse(Field(log, "blockHash"), ref _blockHash),
+            (int)Quantity(Field(log, "logIndex")),
             log.TryGetProperty("removed", out var removed) && removed.ValueKind == JsonValueKind.True);
     }
 
-    private static string Text(JsonElement log, string name) =>
+    private static string Reuse(JsonElement value, ref string? last)
+    {
+        if (last is not null && value.ValueEquals(last))
+        {
+            return last;
+        }
+
+        last = value.GetString()!;
+        return last;
+    }
+
+    private static JsonElement Field(JsonElement log, string name) =>
         log.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
-            ? value.GetString()!
+            ? value
             : throw new FormatException($"log field '{name}' is missing or not a string");
+
+    /// <summary>A hex quantity straight from the raw bytes ("0x1f" with its quotes); an unusual spelling goes the slow way.</summary>
+    private static long Quantity(JsonElement value)
+    {
+        var raw = JsonMarshal.GetRawUtf8Value(value);
+        if (raw.Length > 4 && raw[1] == (byte)'0' && (raw[2] == (byte)'x' || raw[2] == (byte)'X') &&
+            long.TryParse(raw[3..^1], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var parsed))
+        {
+            return parsed;
+        }
+
+        return Hex.ToLong(value.GetString()!);
+    }
 }
 
 /// <summary>Hex helpers for quantities and ABI words.</summary>

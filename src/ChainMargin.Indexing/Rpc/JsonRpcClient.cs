@@ -59,10 +59,23 @@ public sealed class JsonRpcClient : IDisposable
     }
 
     /// <summary>
+    /// Calls one method and reads its result with <paramref name="read"/> while the response is still parsed: a large
+    /// result (eth_getLogs) is not copied out first. <paramref name="read"/> reports bad content as FormatException.
+    /// </summary>
+    public Task<T> CallAsync<T>(string method, object?[] parameters, Func<JsonElement, T> read, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        return SendAsync([new RpcRequest(method, parameters)], results => read(results[0]), cancellationToken);
+    }
+
+    /// <summary>
     /// Sends several calls in one JSON-RPC batch and returns their results in request order. If any call in the
     /// batch fails with a node error, the whole batch throws that error.
     /// </summary>
-    public async Task<JsonElement[]> BatchAsync(IReadOnlyList<RpcRequest> requests, CancellationToken cancellationToken)
+    public Task<JsonElement[]> BatchAsync(IReadOnlyList<RpcRequest> requests, CancellationToken cancellationToken) =>
+        SendAsync(requests, static results => Array.ConvertAll(results, static r => r.Clone()), cancellationToken);
+
+    private async Task<T> SendAsync<T>(IReadOnlyList<RpcRequest> requests, Func<JsonElement[], T> project, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(requests);
         var body = Serialize(requests, out var firstId);
@@ -78,7 +91,7 @@ public sealed class JsonRpcClient : IDisposable
             try
             {
                 Interlocked.Increment(ref _requests);
-                return await SendOnceAsync(url, body, requests.Count, firstId, cancellationToken).ConfigureAwait(false);
+                return await SendOnceAsync(url, body, requests.Count, firstId, project, cancellationToken).ConfigureAwait(false);
             }
             catch (RpcNodeException)
             {
@@ -171,13 +184,14 @@ public sealed class JsonRpcClient : IDisposable
         return buffer.WrittenSpan.ToArray();
     }
 
-    private async Task<JsonElement[]> SendOnceAsync(Uri url, byte[] body, int count, long firstId, CancellationToken cancellationToken)
+    private async Task<T> SendOnceAsync<T>(Uri url, byte[] body, int count, long firstId, Func<JsonElement[], T> project, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_retry.RequestTimeout);
         using var content = new ByteArrayContent(body);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        using var response = await _http.PostAsync(url, content, timeout.Token).ConfigureAwait(false);
+        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = content };
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.TooManyRequests || (int)response.StatusCode >= 500)
         {
             throw new RpcTransientException(
@@ -185,20 +199,77 @@ public sealed class JsonRpcClient : IDisposable
                 RetryAfterOf(response));
         }
 
-        var bytes = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
-        if (!response.IsSuccessStatusCode)
+        // The body goes into a pooled buffer: eth_getLogs answers are megabytes, and a fresh array for each (twice,
+        // with HttpClient's own buffering) kept the large-object heap and gen2 collections busy.
+        var (buffer, length) = await ReadBodyAsync(response, timeout.Token).ConfigureAwait(false);
+        try
         {
-            var text = Encoding.UTF8.GetString(bytes, 0, Math.Min(bytes.Length, 300));
-            // Providers answer range and result caps with 4xx plus a JSON-RPC error body; surface it as a node error.
-            if (TryReadError(bytes, out var nodeError))
+            var bytes = new ReadOnlyMemory<byte>(buffer, 0, length);
+            if (!response.IsSuccessStatusCode)
             {
-                throw nodeError!;
+                var text = Encoding.UTF8.GetString(bytes.Span[..Math.Min(length, 300)]);
+                // Providers answer range and result caps with 4xx plus a JSON-RPC error body; surface it as a node error.
+                if (TryReadError(bytes, out var nodeError))
+                {
+                    throw nodeError!;
+                }
+
+                throw new RpcTransientException(
+                    string.Create(CultureInfo.InvariantCulture, $"{url} answered {(int)response.StatusCode}: {text}"), retryAfter: null);
             }
 
-            throw new RpcTransientException(
-                string.Create(CultureInfo.InvariantCulture, $"{url} answered {(int)response.StatusCode}: {text}"), retryAfter: null);
+            return Project(url, bytes, count, firstId, project);
         }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
 
+    private static async Task<(byte[] Buffer, int Length)> ReadBodyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var expected = response.Content.Headers.ContentLength;
+        var buffer = ArrayPool<byte>.Shared.Rent(expected is > 0 and < int.MaxValue / 2 ? (int)expected.Value + 1 : 64 * 1024);
+        var length = 0;
+        try
+        {
+            var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                while (true)
+                {
+                    if (length == buffer.Length)
+                    {
+                        var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                        buffer.AsSpan(0, length).CopyTo(larger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = larger;
+                    }
+
+                    var read = await stream.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
+                    if (read == 0)
+                    {
+                        return (buffer, length);
+                    }
+
+                    length += read;
+                }
+            }
+        }
+        catch (IOException ex)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw new HttpRequestException($"the answer broke off after {length} bytes: {ex.Message}", ex);
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+    }
+
+    private static T Project<T>(Uri url, ReadOnlyMemory<byte> bytes, int count, long firstId, Func<JsonElement[], T> project)
+    {
         using var document = JsonDocument.Parse(bytes);
         var root = document.RootElement;
         var results = new JsonElement[count];
@@ -215,7 +286,7 @@ public sealed class JsonRpcClient : IDisposable
                 throw new RpcTransientException($"{url} answered a batch of {count} with one object", retryAfter: null);
             }
 
-            return results;
+            return project(results);
         }
 
         if (root.ValueKind != JsonValueKind.Array || root.GetArrayLength() != count)
@@ -241,7 +312,7 @@ public sealed class JsonRpcClient : IDisposable
             seen++;
         }
 
-        return seen == count ? results : throw new RpcTransientException($"{url} answered {seen} of {count} calls", retryAfter: null);
+        return seen == count ? project(results) : throw new RpcTransientException($"{url} answered {seen} of {count} calls", retryAfter: null);
     }
 
     private static JsonElement ResultOf(JsonElement item, Uri url)
@@ -256,10 +327,10 @@ public sealed class JsonRpcClient : IDisposable
             throw new RpcTransientException($"{url} answered without a result", retryAfter: null);
         }
 
-        return result.Clone();
+        return result;
     }
 
-    private static bool TryReadError(byte[] bytes, out RpcNodeException? error)
+    private static bool TryReadError(ReadOnlyMemory<byte> bytes, out RpcNodeException? error)
     {
         error = null;
         try
