@@ -95,6 +95,12 @@ public sealed class MarginService : IDisposable
     /// </summary>
     public AccountDirectory? Accounts { get; set; }
 
+    /// <summary>
+    /// Optional, set by the host: each feed's decimals() from its chain, read once at the chain's indexed checkpoint.
+    /// Without it the reference protocol's 8 decimals are assumed.
+    /// </summary>
+    public IFeedDecimalsSource? FeedDecimals { get; set; }
+
     /// <summary>The venues' own health for every address of the account as the enricher adds it (empty without one).</summary>
     public IReadOnlyList<VenueHealth> VenueHealthOf(EvmAddress account)
     {
@@ -129,8 +135,9 @@ public sealed class MarginService : IDisposable
         var primary = groups.AccountOf(account);
         var addresses = groups.AddressesOf(primary);
         var rows = await StoreSnapshot.ReadAddressesAsync(_store, _chains, addresses, cancellationToken).ConfigureAwait(false);
-        var market = await PrepareMarketAsync(rows, shocks, cancellationToken).ConfigureAwait(false);
-        var portfolios = new PortfolioAssembler(_registry).Assemble(rows, null, groups);
+        var decimals = await ReadDecimalsAsync(rows, cancellationToken).ConfigureAwait(false);
+        var market = await PrepareMarketAsync(rows, decimals, shocks, cancellationToken).ConfigureAwait(false);
+        var portfolios = new PortfolioAssembler(_registry, decimals).Assemble(rows, null, groups);
         var portfolio = portfolios.GetValueOrDefault(primary) ?? Core.Portfolio.Empty(primary) with { Addresses = addresses };
         portfolio = PortfolioEnricher?.Invoke(primary, portfolio) ?? portfolio;
         return MarginEngine.Compute(new MarginParameters(portfolio, market));
@@ -171,8 +178,9 @@ public sealed class MarginService : IDisposable
             var started = Stopwatch.GetTimestamp();
             var rows = await StoreSnapshot.ReadAsync(_store, _chains, null, cancellationToken).ConfigureAwait(false);
             var groups = await GroupsAsync(cancellationToken).ConfigureAwait(false);
-            var market = await PrepareMarketAsync(rows, null, cancellationToken).ConfigureAwait(false);
-            var portfolios = new PortfolioAssembler(_registry).Assemble(rows, accounts, groups);
+            var decimals = await ReadDecimalsAsync(rows, cancellationToken).ConfigureAwait(false);
+            var market = await PrepareMarketAsync(rows, decimals, null, cancellationToken).ConfigureAwait(false);
+            var portfolios = new PortfolioAssembler(_registry, decimals).Assemble(rows, accounts, groups);
             if (PortfolioEnricher is { } enrich)
             {
                 portfolios = portfolios.ToDictionary(p => p.Key, p => enrich(p.Key, p.Value));
@@ -212,7 +220,34 @@ public sealed class MarginService : IDisposable
         return health < 1m ? AccountStates.Liquidatable : health < _flags.WarningHealth ? AccountStates.Warning : AccountStates.Healthy;
     }
 
-    private async Task<RiskMarket> PrepareMarketAsync(StoreSnapshot rows, Shocks? shocks, CancellationToken cancellationToken)
+    /// <summary>
+    /// The decimals of every feed the rows use (price, volatility, perp market and option series feeds), each read at
+    /// its chain's checkpoint the first time; null without a <see cref="FeedDecimals"/> source.
+    /// </summary>
+    private async Task<IReadOnlyDictionary<(ChainId, EvmAddress), FeedDecimals>?> ReadDecimalsAsync(StoreSnapshot rows, CancellationToken cancellationToken)
+    {
+        if (FeedDecimals is not { } source)
+        {
+            return null;
+        }
+
+        var feeds = rows.Prices.Where(r => _registry.PriceFeedAsset(r.Chain, r.Feed) is not null || _registry.VolatilityFeedAsset(r.Chain, r.Feed) is not null)
+            .Select(r => (r.Chain, r.Feed))
+            .Concat(rows.Markets.Select(m => (m.Chain, m.Feed)))
+            .Concat(rows.Series.Select(s => (s.Chain, s.Feed)))
+            .Distinct();
+        var decimals = new Dictionary<(ChainId, EvmAddress), FeedDecimals>();
+        foreach (var (chain, feed) in feeds)
+        {
+            long? block = rows.Checkpoints.TryGetValue(chain, out var checkpoint) ? checkpoint.Number : null;
+            decimals[(chain, feed)] = await source.GetAsync(chain, feed, block, cancellationToken).ConfigureAwait(false);
+        }
+
+        return decimals;
+    }
+
+    private async Task<RiskMarket> PrepareMarketAsync(
+        StoreSnapshot rows, IReadOnlyDictionary<(ChainId, EvmAddress), FeedDecimals>? decimals, Shocks? shocks, CancellationToken cancellationToken)
     {
         // Each feed's stored rounds: the previous round for the jump check, the last good answer, VaR's history.
         var history = new Dictionary<(ChainId, EvmAddress), IReadOnlyList<PriceRoundRow>>();
@@ -225,7 +260,7 @@ public sealed class MarginService : IDisposable
         }
 
         var now = _time.GetUtcNow();
-        var oracle = _snapshots.Build(rows.Prices, history, now, _staleChains(now));
+        var oracle = _snapshots.Build(rows.Prices, history, now, _staleChains(now), decimals);
         var previous = Interlocked.Exchange(ref _alerts, oracle.Alerts);
         foreach (var alert in oracle.Alerts.Except(previous, StringComparer.Ordinal))
         {

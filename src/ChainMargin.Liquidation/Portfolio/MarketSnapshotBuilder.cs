@@ -84,13 +84,19 @@ public sealed class MarketSnapshotBuilder
     /// The snapshot, history and alerts from the latest round of every feed and each feed's stored rounds (oldest
     /// first, as <see cref="IChainStore.GetPriceHistoryAsync"/> returns them).
     /// </summary>
+    /// <param name="decimals">
+    /// Each feed's decimals as read from its chain; null when nothing was read (the reference protocol's 8 is then
+    /// assumed). A feed missing from a given map, or with unknown decimals, gives no price, only its reason.
+    /// </param>
     public OracleMarket Build(
         IReadOnlyList<PriceRoundRow> rounds,
         IReadOnlyDictionary<(ChainId, EvmAddress), IReadOnlyList<PriceRoundRow>> history,
         DateTimeOffset now,
-        IReadOnlyDictionary<ChainId, string> staleChains)
+        IReadOnlyDictionary<ChainId, string> staleChains,
+        IReadOnlyDictionary<(ChainId, EvmAddress), FeedDecimals>? decimals = null)
     {
         ArgumentNullException.ThrowIfNull(rounds);
+        var scales = new FeedScales(decimals);
         ArgumentNullException.ThrowIfNull(history);
         ArgumentNullException.ThrowIfNull(staleChains);
         var alerts = new List<string>();
@@ -104,7 +110,12 @@ public sealed class MarketSnapshotBuilder
             if (_registry.VolatilityFeedAsset(row.Chain, row.Feed) is { } volAsset)
             {
                 var limits = FeedLimits.ForFeed(_safety, volAsset, row.Chain);
-                if (row.Answer.Sign <= 0)
+                var volScale = scales.Of(row.Chain, row.Feed, out var scaleProblem);
+                if (volScale is null)
+                {
+                    impliedProblems[volAsset] = scaleProblem!;
+                }
+                else if (row.Answer.Sign <= 0)
                 {
                     impliedProblems[volAsset] = Invariant($"implied-vol feed {row.Feed} on chain {row.Chain} answered {row.Answer}");
                 }
@@ -114,7 +125,7 @@ public sealed class MarketSnapshotBuilder
                 }
                 else
                 {
-                    implied[volAsset] = new AssetVolatility(volAsset, Units.ToDouble(row.Answer, PortfolioAssembler.FeedDecimals), $"implied feed {row.Feed} on chain {row.Chain}");
+                    implied[volAsset] = new AssetVolatility(volAsset, Units.ToDouble(row.Answer, volScale.Value), $"implied feed {row.Feed} on chain {row.Chain}");
                 }
 
                 continue;
@@ -131,8 +142,17 @@ public sealed class MarketSnapshotBuilder
                 quotes[asset] = list;
             }
 
-            var problems = Problems(asset, row, feedHistory, now, staleChains, sequencers);
-            list.Add(new Quote(row, LastGood(row, feedHistory), problems));
+            var scale = scales.Of(row.Chain, row.Feed, out var unscaled);
+            if (scale is null)
+            {
+                // Without its decimals an answer is off by powers of ten: no value, only the reason.
+                list.Add(new Quote(row, null, [unscaled!]));
+                alerts.Add($"{asset}: {unscaled}");
+                continue;
+            }
+
+            var problems = Problems(asset, row, scale.Value, feedHistory, now, staleChains, sequencers);
+            list.Add(new Quote(row, LastGood(row, scale.Value, feedHistory), problems));
             alerts.AddRange(problems.Select(p => $"{asset}: {p}"));
         }
 
@@ -154,7 +174,7 @@ public sealed class MarketSnapshotBuilder
             .ToDictionary(
                 g => g.Key,
                 g => (IReadOnlyList<IReadOnlyList<PriceRoundRow>>)g.Select(f => history.GetValueOrDefault((f.Chain, f.Feed)) ?? []).ToArray());
-        var priceHistory = OracleHistory.Sample(roundsByAsset, now, interval, _safety.MaxHistoryObservations);
+        var priceHistory = OracleHistory.Sample(roundsByAsset, now, interval, _safety.MaxHistoryObservations, r => scales.Of(r.Chain, r.Feed, out _));
 
         var vols = new Dictionary<AssetId, AssetVolatility>(implied);
         foreach (var asset in _registry.VolatilityFeeds.Select(f => f.Asset).Concat(quotes.Keys).Distinct())
@@ -213,6 +233,7 @@ public sealed class MarketSnapshotBuilder
     private List<string> Problems(
         AssetId asset,
         PriceRoundRow row,
+        int scale,
         IReadOnlyList<PriceRoundRow> history,
         DateTimeOffset now,
         IReadOnlyDictionary<ChainId, string> staleChains,
@@ -221,7 +242,7 @@ public sealed class MarketSnapshotBuilder
         var limits = FeedLimits.ForFeed(_safety, asset, row.Chain);
         var where = Invariant($"feed {row.Feed} on chain {row.Chain}");
         var problems = new List<string>();
-        var usd = Units.ToDouble(row.Answer, PortfolioAssembler.FeedDecimals);
+        var usd = Units.ToDouble(row.Answer, scale);
         if (row.Answer.Sign <= 0)
         {
             problems.Add(Invariant($"{where} answered {usd:0.########} (not positive)"));
@@ -255,7 +276,7 @@ public sealed class MarketSnapshotBuilder
 
             if (Previous(row, history) is { } previous && previous.Answer.Sign > 0)
             {
-                var before = Units.ToDouble(previous.Answer, PortfolioAssembler.FeedDecimals);
+                var before = Units.ToDouble(previous.Answer, scale);
                 var jump = Math.Abs(usd - before) / before;
                 if (jump > limits.MaxJumpFraction)
                 {
@@ -278,15 +299,15 @@ public sealed class MarketSnapshotBuilder
     }
 
     /// <summary>The value a quote contributes: its answer when positive, else the feed's last positive round.</summary>
-    private static double? LastGood(PriceRoundRow row, IReadOnlyList<PriceRoundRow> history)
+    private static double? LastGood(PriceRoundRow row, int scale, IReadOnlyList<PriceRoundRow> history)
     {
         if (row.Answer.Sign > 0)
         {
-            return Units.ToDouble(row.Answer, PortfolioAssembler.FeedDecimals);
+            return Units.ToDouble(row.Answer, scale);
         }
 
         var good = history.LastOrDefault(r => r.RoundId < row.RoundId && r.Answer.Sign > 0);
-        return good is null ? null : Units.ToDouble(good.Answer, PortfolioAssembler.FeedDecimals);
+        return good is null ? null : Units.ToDouble(good.Answer, scale);
     }
 
     private static PriceRoundRow? Previous(PriceRoundRow row, IReadOnlyList<PriceRoundRow> history) =>
@@ -326,4 +347,25 @@ public sealed class MarketSnapshotBuilder
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 
     private sealed record Quote(PriceRoundRow Row, double? Value, List<string> Problems);
+
+    /// <summary>Each feed's decimals: read from the chain when a map is given, else the reference protocol's 8.</summary>
+    private sealed class FeedScales(IReadOnlyDictionary<(ChainId, EvmAddress), FeedDecimals>? decimals)
+    {
+        public int? Of(ChainId chain, EvmAddress feed, out string? problem)
+        {
+            problem = null;
+            if (decimals is null)
+            {
+                return PortfolioAssembler.FeedDecimals;
+            }
+
+            if (decimals.TryGetValue((chain, feed), out var known) && known.Decimals is { } value)
+            {
+                return value;
+            }
+
+            problem = known?.Problem ?? Invariant($"decimals of feed {feed} on chain {chain} have not been read");
+            return null;
+        }
+    }
 }
