@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using ChainMargin.Core;
 using ChainMargin.Liquidation.Accounts;
+using ChainMargin.Liquidation.Alerts;
 using ChainMargin.Liquidation.Portfolio;
 using ChainMargin.Risk;
 using Microsoft.Extensions.Logging;
@@ -70,7 +71,14 @@ public sealed class MarginService : IDisposable
         _staleChains = staleChains;
         _time = time;
         _log = log;
+        AlertLog = new AlertLog(time);
     }
+
+    /// <summary>
+    /// Alerts of the oracle checks (unsafe prices, disagreements), raised once while each lasts and cleared when it
+    /// ends; other sources (the keeper's fee caps) may report into the same log.
+    /// </summary>
+    public AlertLog AlertLog { get; }
 
     /// <summary>Time of the last full or incremental recompute, in milliseconds (a metric).</summary>
     public double LastRecomputeMs { get; private set; }
@@ -261,6 +269,7 @@ public sealed class MarginService : IDisposable
 
         var now = _time.GetUtcNow();
         var oracle = _snapshots.Build(rows.Prices, history, now, _staleChains(now), decimals);
+        AlertLog.Reconcile(MarketSnapshotBuilder.AlertSource, oracle.Conditions);
         var previous = Interlocked.Exchange(ref _alerts, oracle.Alerts);
         foreach (var alert in oracle.Alerts.Except(previous, StringComparer.Ordinal))
         {
