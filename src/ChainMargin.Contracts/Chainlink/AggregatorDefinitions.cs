@@ -31,6 +31,12 @@ public sealed class NewRoundEventDto : IEventDTO
     public BigInteger StartedAt { get; set; }
 }
 
+/// <summary>The scale of the feed's answers (8 for Chainlink's USD pairs, 18 for ETH pairs and some others).</summary>
+[Function("decimals", "uint8")]
+public sealed class AggregatorDecimalsFunction : FunctionMessage
+{
+}
+
 [Function("description", "string")]
 public sealed class DescriptionFunction : FunctionMessage
 {

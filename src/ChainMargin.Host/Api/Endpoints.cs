@@ -19,6 +19,7 @@ public static class Endpoints
         ArgumentNullException.ThrowIfNull(app);
         var v1 = app.MapGroup("/v1").AddEndpointFilter(ReadAccessFilter);
         v1.MapAccountLinks();
+        v1.MapAlerts();
 
         v1.MapGet("/accounts/{address}/health", async (string address, MarginService margin, ChainStatusRegistry chains, TimeProvider time, CancellationToken ct) =>
         {

@@ -56,6 +56,20 @@ public static class Metrics
             Line(string.Create(CultureInfo.InvariantCulture, $"chainmargin_accounts{{state=\"{group.Key}\"}} {group.Count()}"));
         }
 
+        Line("# HELP chainmargin_alerts_raised_total Alerts raised since start, by kind (a condition that lasts is raised once).");
+        Line("# TYPE chainmargin_alerts_raised_total counter");
+        foreach (var (kind, count) in margin.AlertLog.RaisedByKind().OrderBy(k => k.Key, StringComparer.Ordinal))
+        {
+            Line(string.Create(CultureInfo.InvariantCulture, $"chainmargin_alerts_raised_total{{kind=\"{kind}\"}} {count}"));
+        }
+
+        Line("# HELP chainmargin_alerts_active Alerts whose condition still holds, by kind.");
+        Line("# TYPE chainmargin_alerts_active gauge");
+        foreach (var (kind, count) in margin.AlertLog.ActiveByKind().OrderBy(k => k.Key, StringComparer.Ordinal))
+        {
+            Line(string.Create(CultureInfo.InvariantCulture, $"chainmargin_alerts_active{{kind=\"{kind}\"}} {count}"));
+        }
+
         Line("# HELP chainmargin_recompute_ms Duration of the last recompute.");
         Line("# TYPE chainmargin_recompute_ms gauge");
         Line(string.Create(CultureInfo.InvariantCulture, $"chainmargin_recompute_ms {margin.LastRecomputeMs:0.###}"));

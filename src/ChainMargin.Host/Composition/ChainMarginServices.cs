@@ -59,8 +59,10 @@ public static class ChainMarginServices
                 sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<ILogger<MarginService>>());
             margin.Accounts = sp.GetRequiredService<ChainMargin.Liquidation.Accounts.AccountDirectory>();
+            margin.FeedDecimals = sp.GetRequiredService<IFeedDecimalsSource>();
             return margin;
         });
+        services.AddSingleton<IFeedDecimalsSource>(sp => new FeedDecimalsReader(chains, time: sp.GetRequiredService<TimeProvider>()));
         services.AddChainMarginAccounts(configuration);
         services.AddHostedService<WatcherHostedService>();
         Aave.AaveV3VenueServices.AddAaveV3Venues(services, chains);

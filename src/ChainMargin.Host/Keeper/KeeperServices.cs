@@ -25,7 +25,10 @@ public static class KeeperServices
             sp.GetRequiredService<ILiquidationIntentStore>(),
             sp.GetRequiredService<IKeeperKeySource>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<KeeperService>>()));
+            sp.GetRequiredService<ILogger<KeeperService>>())
+        {
+            Alerts = sp.GetRequiredService<ChainMargin.Liquidation.Flagging.MarginService>().AlertLog,
+        });
         services.AddSingleton<KeeperHostedService>();
         services.AddHostedService(sp => sp.GetRequiredService<KeeperHostedService>());
         return services;

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using ChainMargin.Core;
 using ChainMargin.Liquidation.Accounts;
+using ChainMargin.Liquidation.Alerts;
 using ChainMargin.Liquidation.Portfolio;
 using ChainMargin.Risk;
 using Microsoft.Extensions.Logging;
@@ -73,6 +74,7 @@ public sealed class MarginService : IDisposable
         _time = time;
         _log = log;
         _states = new AccountStateTracker(store, () => StateRecorder, time, log);
+        AlertLog = new AlertLog(time);
     }
 
     /// <summary>Raised after each recompute with its reports (the keeper liquidates from them without polling).</summary>
@@ -93,6 +95,12 @@ public sealed class MarginService : IDisposable
         var described = latest is null ? default : Describe(latest, "keeper");
         return _states.OnIntentAsync(intent, latest, described.State, described.Reason, cancellationToken);
     }
+
+    /// <summary>
+    /// Alerts of the oracle checks (unsafe prices, disagreements), raised once while each lasts and cleared when it
+    /// ends; other sources (the keeper's fee caps) may report into the same log.
+    /// </summary>
+    public AlertLog AlertLog { get; }
 
     /// <summary>Time of the last full or incremental recompute, in milliseconds (a metric).</summary>
     public double LastRecomputeMs { get; private set; }
@@ -116,6 +124,12 @@ public sealed class MarginService : IDisposable
     /// address is its own account.
     /// </summary>
     public AccountDirectory? Accounts { get; set; }
+
+    /// <summary>
+    /// Optional, set by the host: each feed's decimals() from its chain, read once at the chain's indexed checkpoint.
+    /// Without it the reference protocol's 8 decimals are assumed.
+    /// </summary>
+    public IFeedDecimalsSource? FeedDecimals { get; set; }
 
     /// <summary>The venues' own health for every address of the account as the enricher adds it (empty without one).</summary>
     public IReadOnlyList<VenueHealth> VenueHealthOf(EvmAddress account)
@@ -171,8 +185,9 @@ public sealed class MarginService : IDisposable
         var primary = groups.AccountOf(account);
         var addresses = groups.AddressesOf(primary);
         var rows = await StoreSnapshot.ReadAddressesAsync(_store, _chains, addresses, cancellationToken).ConfigureAwait(false);
-        var market = await PrepareMarketAsync(rows, shocks, cancellationToken).ConfigureAwait(false);
-        var portfolios = new PortfolioAssembler(_registry).Assemble(rows, null, groups);
+        var decimals = await ReadDecimalsAsync(rows, cancellationToken).ConfigureAwait(false);
+        var market = await PrepareMarketAsync(rows, decimals, shocks, cancellationToken).ConfigureAwait(false);
+        var portfolios = new PortfolioAssembler(_registry, decimals).Assemble(rows, null, groups);
         var portfolio = portfolios.GetValueOrDefault(primary) ?? Core.Portfolio.Empty(primary) with { Addresses = addresses };
         portfolio = PortfolioEnricher?.Invoke(primary, portfolio) ?? portfolio;
         return MarginEngine.Compute(new MarginParameters(portfolio, market));
@@ -216,8 +231,9 @@ public sealed class MarginService : IDisposable
             await RefreshVenuesAsync(cancellationToken).ConfigureAwait(false);
             var rows = await StoreSnapshot.ReadAsync(_store, _chains, null, cancellationToken).ConfigureAwait(false);
             var groups = await GroupsAsync(cancellationToken).ConfigureAwait(false);
-            var market = await PrepareMarketAsync(rows, null, cancellationToken).ConfigureAwait(false);
-            var portfolios = new PortfolioAssembler(_registry).Assemble(rows, accounts, groups);
+            var decimals = await ReadDecimalsAsync(rows, cancellationToken).ConfigureAwait(false);
+            var market = await PrepareMarketAsync(rows, decimals, null, cancellationToken).ConfigureAwait(false);
+            var portfolios = new PortfolioAssembler(_registry, decimals).Assemble(rows, accounts, groups);
 
             // An account whose positions are all closed has no portfolio left; it is computed empty, at every chain's
             // checkpoint, so that its state still follows (a liquidated account resolves, then turns healthy). Accounts
@@ -306,7 +322,34 @@ public sealed class MarginService : IDisposable
         }
     }
 
-    private async Task<RiskMarket> PrepareMarketAsync(StoreSnapshot rows, Shocks? shocks, CancellationToken cancellationToken)
+    /// <summary>
+    /// The decimals of every feed the rows use (price, volatility, perp market and option series feeds), each read at
+    /// its chain's checkpoint the first time; null without a <see cref="FeedDecimals"/> source.
+    /// </summary>
+    private async Task<IReadOnlyDictionary<(ChainId, EvmAddress), FeedDecimals>?> ReadDecimalsAsync(StoreSnapshot rows, CancellationToken cancellationToken)
+    {
+        if (FeedDecimals is not { } source)
+        {
+            return null;
+        }
+
+        var feeds = rows.Prices.Where(r => _registry.PriceFeedAsset(r.Chain, r.Feed) is not null || _registry.VolatilityFeedAsset(r.Chain, r.Feed) is not null)
+            .Select(r => (r.Chain, r.Feed))
+            .Concat(rows.Markets.Select(m => (m.Chain, m.Feed)))
+            .Concat(rows.Series.Select(s => (s.Chain, s.Feed)))
+            .Distinct();
+        var decimals = new Dictionary<(ChainId, EvmAddress), FeedDecimals>();
+        foreach (var (chain, feed) in feeds)
+        {
+            long? block = rows.Checkpoints.TryGetValue(chain, out var checkpoint) ? checkpoint.Number : null;
+            decimals[(chain, feed)] = await source.GetAsync(chain, feed, block, cancellationToken).ConfigureAwait(false);
+        }
+
+        return decimals;
+    }
+
+    private async Task<RiskMarket> PrepareMarketAsync(
+        StoreSnapshot rows, IReadOnlyDictionary<(ChainId, EvmAddress), FeedDecimals>? decimals, Shocks? shocks, CancellationToken cancellationToken)
     {
         // Each feed's stored rounds: the previous round for the jump check, the last good answer, VaR's history.
         var history = new Dictionary<(ChainId, EvmAddress), IReadOnlyList<PriceRoundRow>>();
@@ -319,7 +362,8 @@ public sealed class MarginService : IDisposable
         }
 
         var now = _time.GetUtcNow();
-        var oracle = _snapshots.Build(rows.Prices, history, now, _staleChains(now));
+        var oracle = _snapshots.Build(rows.Prices, history, now, _staleChains(now), decimals);
+        AlertLog.Reconcile(MarketSnapshotBuilder.AlertSource, oracle.Conditions);
         var previous = Interlocked.Exchange(ref _alerts, oracle.Alerts);
         foreach (var alert in oracle.Alerts.Except(previous, StringComparer.Ordinal))
         {

@@ -4,6 +4,7 @@ using System.Numerics;
 using System.Text;
 using ChainMargin.Contracts.Reference;
 using ChainMargin.Core;
+using ChainMargin.Liquidation.Alerts;
 using Microsoft.Extensions.Logging;
 using Nethereum.Contracts;
 using Nethereum.Hex.HexConvertors.Extensions;
@@ -41,6 +42,9 @@ public sealed partial class KeeperService : IDisposable
     private readonly ILogger _log;
     private readonly Dictionary<ulong, KeeperChain> _chains;
     private readonly ConcurrentDictionary<ulong, ChainContext> _contexts = new();
+
+    /// <summary>Optional: where fee-cap alerts go (raised while a chain's fee is above its cap, cleared when a send fits).</summary>
+    public AlertLog? Alerts { get; set; }
 
     public KeeperService(
         KeeperOptions options, IEnumerable<KeeperChain> chains, ILiquidationIntentStore store, IKeeperKeySource keys, TimeProvider time,
@@ -197,8 +201,14 @@ public sealed partial class KeeperService : IDisposable
             _log.LogWarning(
                 "ALERT keeper: chain {Chain} fee {FeeGwei} gwei is above the cap of {CapGwei} gwei; liquidation of {Account} not sent",
                 chain.ChainId, ToGwei(baseFee + priority), ToGwei(cap), candidate.Account);
+            Alerts?.Raise(new AlertCondition(
+                AlertKinds.KeeperFeeCap, FeeCapAlertKey(chain.ChainId),
+                string.Create(CultureInfo.InvariantCulture, $"chain {chain.ChainId} fee {ToGwei(baseFee + priority)} gwei is above the cap of {ToGwei(cap)} gwei; liquidations on it are not sent"),
+                new ChainId(chain.ChainId), null));
             return await SkipAsync(intent, IntentStates.Planned, "fee above cap", cancellationToken).ConfigureAwait(false);
         }
+
+        Alerts?.Clear(FeeCapAlertKey(chain.ChainId));
 
         // Twice the base fee leaves room for it to rise for a few blocks; never above the cap.
         var maxFee = BigInteger.Min((baseFee * 2) + priority, cap);
@@ -411,6 +421,10 @@ public sealed partial class KeeperService : IDisposable
         if (maxFee > cap)
         {
             _log.LogWarning("ALERT keeper: intent {Id} is stuck and its replacement would exceed the fee cap of {CapGwei} gwei; waiting", intent.Id, ToGwei(cap));
+            Alerts?.Raise(new AlertCondition(
+                AlertKinds.KeeperFeeCap, FeeCapAlertKey(intent.Key.ChainId),
+                string.Create(CultureInfo.InvariantCulture, $"intent {intent.Id} is stuck: its replacement would exceed the fee cap of {ToGwei(cap)} gwei"),
+                new ChainId(intent.Key.ChainId), null));
             return intent;
         }
 
@@ -494,6 +508,8 @@ public sealed partial class KeeperService : IDisposable
     private static BigInteger ToWei(decimal gwei) => new BigInteger(decimal.Floor(gwei * 1_000_000_000m));
 
     private static decimal ToGwei(BigInteger wei) => (decimal)wei / (decimal)Gwei;
+
+    private static string FeeCapAlertKey(ulong chain) => string.Create(CultureInfo.InvariantCulture, $"keeper:{AlertKinds.KeeperFeeCap}:{chain}");
 
     private ChainContext Context(KeeperChain chain) => _contexts.GetOrAdd(chain.ChainId, _ => new ChainContext(chain, _keys.Keeper(chain.ChainId)));
 

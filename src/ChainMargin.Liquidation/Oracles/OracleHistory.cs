@@ -17,9 +17,11 @@ public static class OracleHistory
     /// Returns null when no asset has 3 observations.
     /// </summary>
     public static PriceHistory? Sample(
-        IReadOnlyDictionary<AssetId, IReadOnlyList<IReadOnlyList<PriceRoundRow>>> roundsByAsset, DateTimeOffset now, TimeSpan interval, int maxObservations)
+        IReadOnlyDictionary<AssetId, IReadOnlyList<IReadOnlyList<PriceRoundRow>>> roundsByAsset, DateTimeOffset now, TimeSpan interval, int maxObservations,
+        Func<PriceRoundRow, int?>? decimalsOf = null)
     {
         ArgumentNullException.ThrowIfNull(roundsByAsset);
+        int? Scale(PriceRoundRow row) => decimalsOf is null ? PortfolioAssembler.FeedDecimals : decimalsOf(row);
         if (interval <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(interval), interval, "the return interval must be positive");
@@ -31,7 +33,8 @@ public static class OracleHistory
         foreach (var (asset, feeds) in roundsByAsset)
         {
             // Only positive answers are prices; a zero or negative round is a feed fault, not a market move.
-            var usable = feeds.Select(f => f.Where(r => r.Answer.Sign > 0 && r.UpdatedAt > 0).OrderBy(r => r.UpdatedAt).ToArray())
+            // A feed whose decimals are unknown is left out (its answers cannot be scaled).
+            var usable = feeds.Select(f => f.Where(r => r.Answer.Sign > 0 && r.UpdatedAt > 0 && Scale(r) is not null).OrderBy(r => r.UpdatedAt).ToArray())
                 .Where(f => f.Length > 0).ToArray();
             if (usable.Length == 0)
             {
@@ -48,7 +51,7 @@ public static class OracleHistory
                     var last = LastAtOrBefore(feed, at);
                     if (last is not null)
                     {
-                        var usd = Units.ToDouble(last.Answer, PortfolioAssembler.FeedDecimals);
+                        var usd = Units.ToDouble(last.Answer, Scale(last)!.Value);
                         value = value is null ? usd : Math.Min(value.Value, usd);
                     }
                 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using ChainMargin.Core;
+using ChainMargin.Liquidation.Alerts;
 using ChainMargin.Liquidation.Oracles;
 using ChainMargin.Risk;
 
@@ -40,7 +41,11 @@ public sealed class PriceSafetyOptions
 }
 
 /// <summary>What the oracle layer hands the engine: the snapshot, the price history (null when too short), and alerts.</summary>
-public sealed record OracleMarket(MarketSnapshot Snapshot, PriceHistory? History, IReadOnlyList<string> Alerts);
+public sealed record OracleMarket(MarketSnapshot Snapshot, PriceHistory? History, IReadOnlyList<string> Alerts)
+{
+    /// <summary>The same alerts as conditions for the alert log (source <see cref="MarketSnapshotBuilder.AlertSource"/>).</summary>
+    public IReadOnlyList<AlertCondition> Conditions { get; init; } = [];
+}
 
 /// <summary>
 /// Turns indexed feed rounds into the engine's <see cref="MarketSnapshot"/>: one USD price per canonical asset with its
@@ -52,6 +57,9 @@ public sealed class MarketSnapshotBuilder
 {
     private static readonly IReadOnlyDictionary<(ChainId, EvmAddress), IReadOnlyList<PriceRoundRow>> NoHistory =
         new Dictionary<(ChainId, EvmAddress), IReadOnlyList<PriceRoundRow>>();
+
+    /// <summary>The alert-log source of the oracle checks: their condition keys start with "prices:".</summary>
+    public const string AlertSource = "prices";
 
     private readonly TokenRegistry _registry;
     private readonly PriceSafetyOptions _safety;
@@ -84,16 +92,25 @@ public sealed class MarketSnapshotBuilder
     /// The snapshot, history and alerts from the latest round of every feed and each feed's stored rounds (oldest
     /// first, as <see cref="IChainStore.GetPriceHistoryAsync"/> returns them).
     /// </summary>
+    /// <param name="decimals">
+    /// Each feed's decimals as read from its chain; null when nothing was read (the reference protocol's 8 is then
+    /// assumed). A feed missing from a given map, or with unknown decimals, gives no price, only its reason.
+    /// </param>
     public OracleMarket Build(
         IReadOnlyList<PriceRoundRow> rounds,
         IReadOnlyDictionary<(ChainId, EvmAddress), IReadOnlyList<PriceRoundRow>> history,
         DateTimeOffset now,
-        IReadOnlyDictionary<ChainId, string> staleChains)
+        IReadOnlyDictionary<ChainId, string> staleChains,
+        IReadOnlyDictionary<(ChainId, EvmAddress), FeedDecimals>? decimals = null)
     {
         ArgumentNullException.ThrowIfNull(rounds);
+        var scales = new FeedScales(decimals);
         ArgumentNullException.ThrowIfNull(history);
         ArgumentNullException.ThrowIfNull(staleChains);
         var alerts = new List<string>();
+        var conditions = new List<AlertCondition>();
+        void Condition(string kind, string where, string reason, ChainId? chain, AssetId? asset) =>
+            conditions.Add(new AlertCondition(kind, $"{AlertSource}:{kind}:{where}", reason, chain, asset));
         var sequencers = SequencerProblems(rounds, now);
         var quotes = new Dictionary<AssetId, List<Quote>>();
         var implied = new Dictionary<AssetId, AssetVolatility>();
@@ -104,7 +121,12 @@ public sealed class MarketSnapshotBuilder
             if (_registry.VolatilityFeedAsset(row.Chain, row.Feed) is { } volAsset)
             {
                 var limits = FeedLimits.ForFeed(_safety, volAsset, row.Chain);
-                if (row.Answer.Sign <= 0)
+                var volScale = scales.Of(row.Chain, row.Feed, out var scaleProblem);
+                if (volScale is null)
+                {
+                    impliedProblems[volAsset] = scaleProblem!;
+                }
+                else if (row.Answer.Sign <= 0)
                 {
                     impliedProblems[volAsset] = Invariant($"implied-vol feed {row.Feed} on chain {row.Chain} answered {row.Answer}");
                 }
@@ -114,7 +136,7 @@ public sealed class MarketSnapshotBuilder
                 }
                 else
                 {
-                    implied[volAsset] = new AssetVolatility(volAsset, Units.ToDouble(row.Answer, PortfolioAssembler.FeedDecimals), $"implied feed {row.Feed} on chain {row.Chain}");
+                    implied[volAsset] = new AssetVolatility(volAsset, Units.ToDouble(row.Answer, volScale.Value), $"implied feed {row.Feed} on chain {row.Chain}");
                 }
 
                 continue;
@@ -131,9 +153,26 @@ public sealed class MarketSnapshotBuilder
                 quotes[asset] = list;
             }
 
-            var problems = Problems(asset, row, feedHistory, now, staleChains, sequencers);
-            list.Add(new Quote(row, LastGood(row, feedHistory), problems));
-            alerts.AddRange(problems.Select(p => $"{asset}: {p}"));
+            var scale = scales.Of(row.Chain, row.Feed, out var unscaled);
+            if (scale is null)
+            {
+                // Without its decimals an answer is off by powers of ten: no value, only the reason.
+                list.Add(new Quote(row, null, [unscaled!]));
+                alerts.Add($"{asset}: {unscaled}");
+                Condition(AlertKinds.FeedDecimals, $"{row.Chain}:{row.Feed}", unscaled!, row.Chain, asset);
+                continue;
+            }
+
+            var problems = Problems(asset, row, scale.Value, feedHistory, now, staleChains, sequencers);
+            list.Add(new Quote(row, LastGood(row, scale.Value, feedHistory), [.. problems.Select(p => p.Text)]));
+            foreach (var problem in problems)
+            {
+                alerts.Add($"{asset}: {problem.Text}");
+
+                // Chain-wide problems (sequencer, stale chain) are one alert per chain, whichever feeds they touch.
+                var chainWide = problem.Kind is AlertKinds.Sequencer or AlertKinds.ChainStale;
+                Condition(problem.Kind, chainWide ? $"{row.Chain}" : $"{row.Chain}:{row.Feed}", problem.Text, row.Chain, chainWide ? null : asset);
+            }
         }
 
         var prices = new Dictionary<AssetId, AssetPrice>();
@@ -143,6 +182,7 @@ public sealed class MarketSnapshotBuilder
             if (disagreement is not null)
             {
                 alerts.Add($"{asset}: {disagreement}");
+                Condition(AlertKinds.PriceDisagreement, asset.Symbol, $"{asset}: {disagreement}", null, asset);
             }
 
             prices[asset] = price;
@@ -154,7 +194,7 @@ public sealed class MarketSnapshotBuilder
             .ToDictionary(
                 g => g.Key,
                 g => (IReadOnlyList<IReadOnlyList<PriceRoundRow>>)g.Select(f => history.GetValueOrDefault((f.Chain, f.Feed)) ?? []).ToArray());
-        var priceHistory = OracleHistory.Sample(roundsByAsset, now, interval, _safety.MaxHistoryObservations);
+        var priceHistory = OracleHistory.Sample(roundsByAsset, now, interval, _safety.MaxHistoryObservations, r => scales.Of(r.Chain, r.Feed, out _));
 
         var vols = new Dictionary<AssetId, AssetVolatility>(implied);
         foreach (var asset in _registry.VolatilityFeeds.Select(f => f.Asset).Concat(quotes.Keys).Distinct())
@@ -176,10 +216,11 @@ public sealed class MarketSnapshotBuilder
             else if (why.Length > 0)
             {
                 alerts.Add($"{asset}: {p}; no price history for realised volatility");
+                Condition(AlertKinds.ImpliedVolatility, asset.Symbol, $"{p}; no price history for realised volatility", null, asset);
             }
         }
 
-        return new OracleMarket(new MarketSnapshot(now, prices, vols, staleChains), priceHistory, alerts);
+        return new OracleMarket(new MarketSnapshot(now, prices, vols, staleChains), priceHistory, alerts) { Conditions = conditions };
     }
 
     private AssetPrice Combine(AssetId asset, List<Quote> quotes, out string? disagreement)
@@ -210,9 +251,10 @@ public sealed class MarketSnapshotBuilder
             : new AssetPrice(asset, Units.ToReported(low, 8), PriceStatus.Safe, null, sources);
     }
 
-    private List<string> Problems(
+    private List<Problem> Problems(
         AssetId asset,
         PriceRoundRow row,
+        int scale,
         IReadOnlyList<PriceRoundRow> history,
         DateTimeOffset now,
         IReadOnlyDictionary<ChainId, string> staleChains,
@@ -220,23 +262,23 @@ public sealed class MarketSnapshotBuilder
     {
         var limits = FeedLimits.ForFeed(_safety, asset, row.Chain);
         var where = Invariant($"feed {row.Feed} on chain {row.Chain}");
-        var problems = new List<string>();
-        var usd = Units.ToDouble(row.Answer, PortfolioAssembler.FeedDecimals);
+        var problems = new List<Problem>();
+        var usd = Units.ToDouble(row.Answer, scale);
         if (row.Answer.Sign <= 0)
         {
-            problems.Add(Invariant($"{where} answered {usd:0.########} (not positive)"));
+            problems.Add(new(AlertKinds.PriceNotPositive, Invariant($"{where} answered {usd:0.########} (not positive)")));
         }
 
         if (row.UpdatedAt <= 0)
         {
-            problems.Add($"{where} has no updatedAt");
+            problems.Add(new(AlertKinds.PriceNoTimestamp, $"{where} has no updatedAt"));
         }
         else
         {
             var age = now - DateTimeOffset.FromUnixTimeSeconds(row.UpdatedAt);
             if (age > limits.MaxAge)
             {
-                problems.Add(Invariant($"{where} is stale: updated {age.TotalMinutes:0} min ago, limit {limits.MaxAge.TotalMinutes:0} min"));
+                problems.Add(new(AlertKinds.PriceStale, Invariant($"{where} is stale: updated {age.TotalMinutes:0} min ago, limit {limits.MaxAge.TotalMinutes:0} min")));
             }
         }
 
@@ -245,48 +287,48 @@ public sealed class MarketSnapshotBuilder
             // Compared in double: an int256 answer can be beyond decimal's range.
             if (limits.MinAnswer is { } min && usd <= (double)min)
             {
-                problems.Add(Invariant($"{where} is at its lower bound {min} (answered {usd:0.########})"));
+                problems.Add(new(AlertKinds.PriceAtBound, Invariant($"{where} is at its lower bound {min} (answered {usd:0.########})")));
             }
 
             if (limits.MaxAnswer is { } max && usd >= (double)max)
             {
-                problems.Add(Invariant($"{where} is at its upper bound {max} (answered {usd:0.########})"));
+                problems.Add(new(AlertKinds.PriceAtBound, Invariant($"{where} is at its upper bound {max} (answered {usd:0.########})")));
             }
 
             if (Previous(row, history) is { } previous && previous.Answer.Sign > 0)
             {
-                var before = Units.ToDouble(previous.Answer, PortfolioAssembler.FeedDecimals);
+                var before = Units.ToDouble(previous.Answer, scale);
                 var jump = Math.Abs(usd - before) / before;
                 if (jump > limits.MaxJumpFraction)
                 {
-                    problems.Add(Invariant($"{where} jumped {jump * 100:0.#}% from the previous round ({before:0.########} to {usd:0.########}), limit {limits.MaxJumpFraction * 100:0.###}%"));
+                    problems.Add(new(AlertKinds.PriceJump, Invariant($"{where} jumped {jump * 100:0.#}% from the previous round ({before:0.########} to {usd:0.########}), limit {limits.MaxJumpFraction * 100:0.###}%")));
                 }
             }
         }
 
         if (sequencers.TryGetValue(row.Chain, out var sequencer))
         {
-            problems.Add(sequencer);
+            problems.Add(new(AlertKinds.Sequencer, sequencer));
         }
 
         if (staleChains.TryGetValue(row.Chain, out var why))
         {
-            problems.Add($"chain {row.Chain} is stale: {why}");
+            problems.Add(new(AlertKinds.ChainStale, $"chain {row.Chain} is stale: {why}"));
         }
 
         return problems;
     }
 
     /// <summary>The value a quote contributes: its answer when positive, else the feed's last positive round.</summary>
-    private static double? LastGood(PriceRoundRow row, IReadOnlyList<PriceRoundRow> history)
+    private static double? LastGood(PriceRoundRow row, int scale, IReadOnlyList<PriceRoundRow> history)
     {
         if (row.Answer.Sign > 0)
         {
-            return Units.ToDouble(row.Answer, PortfolioAssembler.FeedDecimals);
+            return Units.ToDouble(row.Answer, scale);
         }
 
         var good = history.LastOrDefault(r => r.RoundId < row.RoundId && r.Answer.Sign > 0);
-        return good is null ? null : Units.ToDouble(good.Answer, PortfolioAssembler.FeedDecimals);
+        return good is null ? null : Units.ToDouble(good.Answer, scale);
     }
 
     private static PriceRoundRow? Previous(PriceRoundRow row, IReadOnlyList<PriceRoundRow> history) =>
@@ -326,4 +368,27 @@ public sealed class MarketSnapshotBuilder
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 
     private sealed record Quote(PriceRoundRow Row, double? Value, List<string> Problems);
+
+    private readonly record struct Problem(string Kind, string Text);
+
+    /// <summary>Each feed's decimals: read from the chain when a map is given, else the reference protocol's 8.</summary>
+    private sealed class FeedScales(IReadOnlyDictionary<(ChainId, EvmAddress), FeedDecimals>? decimals)
+    {
+        public int? Of(ChainId chain, EvmAddress feed, out string? problem)
+        {
+            problem = null;
+            if (decimals is null)
+            {
+                return PortfolioAssembler.FeedDecimals;
+            }
+
+            if (decimals.TryGetValue((chain, feed), out var known) && known.Decimals is { } value)
+            {
+                return value;
+            }
+
+            problem = known?.Problem ?? Invariant($"decimals of feed {feed} on chain {chain} have not been read");
+            return null;
+        }
+    }
 }

@@ -75,8 +75,20 @@ public sealed class PortfolioAssembler
 {
     private const int SizeDecimals = 18;
     private readonly TokenRegistry _registry;
+    private readonly IReadOnlyDictionary<(ChainId, EvmAddress), FeedDecimals>? _decimals;
 
-    public PortfolioAssembler(TokenRegistry registry) => _registry = registry;
+    /// <param name="decimals">
+    /// Each feed's decimals as read from its chain (perp entry prices and option strikes are in their feed's
+    /// decimals); null, or a feed not read, assumes the reference protocol's 8 (the feed's price is then unsafe anyway).
+    /// </param>
+    public PortfolioAssembler(TokenRegistry registry, IReadOnlyDictionary<(ChainId, EvmAddress), FeedDecimals>? decimals = null)
+    {
+        _registry = registry;
+        _decimals = decimals;
+    }
+
+    private int ScaleOf(ChainId chain, EvmAddress feed) =>
+        _decimals is not null && _decimals.TryGetValue((chain, feed), out var known) && known.Decimals is { } value ? value : FeedDecimals;
 
     /// <summary>Builds one portfolio per account (zero balances and closed positions left out).</summary>
     public IReadOnlyDictionary<EvmAddress, Core.Portfolio> Assemble(StoreSnapshot rows, IReadOnlySet<EvmAddress>? only = null) =>
@@ -149,7 +161,7 @@ public sealed class PortfolioAssembler
             var asset = _registry.PriceFeedAsset(row.Chain, market.Feed) ?? new AssetId(market.Symbol);
             builder.Perps.Add(new PortfolioPerp(
                 row.Chain, "perp:" + row.Venue, market.Symbol + "-PERP", asset, new TokenAmount(row.Size, SizeDecimals),
-                new TokenAmount(row.EntryPrice, FeedDecimals), row.AsOf) { Holder = row.Account });
+                new TokenAmount(row.EntryPrice, ScaleOf(row.Chain, market.Feed)), row.AsOf) { Holder = row.Account });
         }
 
         foreach (var row in rows.Options)
@@ -167,10 +179,11 @@ public sealed class PortfolioAssembler
             }
 
             var asset = _registry.PriceFeedAsset(row.Chain, s.Feed) ?? new AssetId(s.Symbol);
+            var strikeScale = ScaleOf(row.Chain, s.Feed);
             var name = string.Create(CultureInfo.InvariantCulture,
-                $"{s.Symbol}-{DateTimeOffset.FromUnixTimeSeconds(s.Expiry):yyyyMMdd}-{Units.Format(s.Strike, FeedDecimals).TrimEnd('0').TrimEnd('.')}-{(s.IsCall ? "C" : "P")}");
+                $"{s.Symbol}-{DateTimeOffset.FromUnixTimeSeconds(s.Expiry):yyyyMMdd}-{Units.Format(s.Strike, strikeScale).TrimEnd('0').TrimEnd('.')}-{(s.IsCall ? "C" : "P")}");
             builder.Options.Add(new PortfolioOption(
-                row.Chain, "options:" + row.Venue, name, asset, new TokenAmount(s.Strike, FeedDecimals),
+                row.Chain, "options:" + row.Venue, name, asset, new TokenAmount(s.Strike, strikeScale),
                 DateTimeOffset.FromUnixTimeSeconds(s.Expiry), s.IsCall, new TokenAmount(row.Size, SizeDecimals), row.AsOf) { Holder = row.Account });
         }
 
@@ -185,7 +198,10 @@ public sealed class PortfolioAssembler
         return result;
     }
 
-    /// <summary>Every price feed of the reference protocol answers with 8 decimals (Chainlink's USD convention).</summary>
+    /// <summary>
+    /// The reference protocol's feeds answer with 8 decimals (Chainlink's USD convention): assumed only where no
+    /// decimals were read from the chain (tools and tests without RPC).
+    /// </summary>
     public const int FeedDecimals = 8;
 
     private sealed class Builder(EvmAddress account)

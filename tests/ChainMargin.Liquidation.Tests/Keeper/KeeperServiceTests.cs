@@ -74,11 +74,15 @@ public sealed class KeeperServiceTests(KeeperChainFixture chain) : IClassFixture
         var candidate = await chain.CandidateAsync(DevAccounts.Traders[2]);
         var nonceBefore = await chain.NonceAsync(DevAccounts.Keeper.Address);
         var (keeper, _) = chain.NewKeeper(options, FixedKeys.Devnet, _logs);
+        var alerts = new ChainMargin.Liquidation.Alerts.AlertLog(TimeProvider.System);
+        keeper.Alerts = alerts;
         using (keeper)
         {
             var intent = await keeper.ProcessAsync(candidate, default);
 
             Assert.Equal((IntentStates.Skipped, "fee above cap"), (intent!.State, intent.Reason));
+            var alert = Assert.Single(alerts.Page(true, 1, 10).Items);
+            Assert.Equal((ChainMargin.Liquidation.Alerts.AlertKinds.KeeperFeeCap, KeeperChainFixture.Chain), (alert.Kind, alert.Chain!.Value.Value));
             Assert.Equal(0, keeper.Broadcasts);
             Assert.Equal(nonceBefore, await chain.NonceAsync(DevAccounts.Keeper.Address));
             Assert.Contains(_logs.Lines, l => l.StartsWith("Warning", StringComparison.Ordinal) && l.Contains("ALERT", StringComparison.Ordinal) && l.Contains("above the cap", StringComparison.Ordinal));
