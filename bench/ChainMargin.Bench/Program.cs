@@ -10,9 +10,7 @@ switch (args.Length > 0 ? args[0] : "")
         return IndexingBench.Run(args[1..]);
 
     case "keeper":
-        // Placeholder: the keeper benchmark is filled in by its owner.
-        Console.WriteLine("keeper: not implemented yet");
-        return 2;
+        return KeeperBench.Run(args[1..]);
 
     default:
         Console.Error.WriteLine("usage: ChainMargin.Bench (margin | indexing | keeper) [args...]");

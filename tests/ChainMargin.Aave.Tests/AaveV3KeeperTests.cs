@@ -9,7 +9,7 @@ using ChainMargin.Storage.Intents;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit;
 using Xunit.Abstractions;
-using IntentStates = ChainMargin.Liquidation.Keeper.IntentStates;
+using IntentStates = ChainMargin.Core.IntentStates;
 
 namespace ChainMargin.Aave.Tests;
 
@@ -38,7 +38,7 @@ public sealed class AaveV3KeeperTests(ITestOutputHelper output)
         var keeperKey = DevChain.KeyFor("empty-keeper");
         var options = new KeeperOptions { Enabled = true, DryRun = true, MinProfitUsd = 0 };
         using var keeper = new KeeperService(
-            options, [], new StoredIntents(intents), new EnvironmentKeySource(_ => keeperKey), TimeProvider.System, NullLogger<KeeperService>.Instance);
+            options, [], intents, new EnvironmentKeySource(_ => keeperKey), TimeProvider.System, NullLogger<KeeperService>.Instance);
         keeper.AddAaveV3Chain(new AaveV3KeeperChain(chain.Value, m.Node.RpcUrl, m.Deployment.Pool));
 
         async Task<LiquidationIntent> ProcessAsync(string step, string? priceUnsafe)
@@ -79,6 +79,6 @@ public sealed class AaveV3KeeperTests(ITestOutputHelper output)
         // Nothing was sent: the next state still has bob's whole debt.
         var after = await rig.AssertStoreMatchesPoolAsync("after the dry run");
         Assert.Equal(debtBefore.ScaledVariableDebt, after.Balances.Single(b => b.User == bob && b.ReserveId == debtBefore.ReserveId).ScaledVariableDebt);
-        Assert.Equal(3, (await intents.ListAsync((long)chain.Value, CancellationToken.None)).Count);
+        Assert.Equal(3, (await intents.ListAsync(chain.Value, CancellationToken.None)).Count);
     }
 }

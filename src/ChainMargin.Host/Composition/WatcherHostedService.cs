@@ -119,13 +119,14 @@ public sealed class WatcherHostedService : BackgroundService
 
     private async Task OnCommittedAsync(ChainCommitted committed, CancellationToken cancellationToken)
     {
-        if (committed.PricesChanged || committed.Reorged)
+        if (committed.Reorged)
         {
             await _margin.RecomputeAsync(null, $"block {committed.Checkpoint.Number} on chain {committed.Chain}", cancellationToken).ConfigureAwait(false);
         }
-        else if (committed.Accounts.Count > 0)
+        else if (committed.PricesChanged || committed.Accounts.Count > 0)
         {
-            await _margin.RecomputeAsync(committed.Accounts, $"block {committed.Checkpoint.Number} on chain {committed.Chain}", cancellationToken).ConfigureAwait(false);
+            await _margin.RecomputeAfterCommitAsync(
+                committed.Checkpoint, committed.Accounts, committed.PricesChanged, $"block {committed.Checkpoint.Number} on chain {committed.Chain}", cancellationToken).ConfigureAwait(false);
         }
     }
 }

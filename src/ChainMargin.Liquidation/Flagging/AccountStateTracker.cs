@@ -23,7 +23,11 @@ internal sealed class AccountStateTracker : IDisposable
     private readonly ILogger _log;
     private readonly ConcurrentDictionary<EvmAddress, AccountStateRecord> _current = new();
     private readonly ConcurrentDictionary<EvmAddress, Liquidation> _liquidations = new();
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly SemaphoreSlim _load = new(1, 1);
+
+    // One lock per stripe of accounts: an account's recompute and its keeper reports are serialised, and different
+    // accounts are recorded in parallel.
+    private readonly SemaphoreSlim[] _locks = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
     private volatile bool _loaded;
 
     public AccountStateTracker(IChainStore store, Func<IAccountStateRecorder?> recorder, TimeProvider time, ILogger log)
@@ -39,13 +43,47 @@ internal sealed class AccountStateTracker : IDisposable
     /// <summary>Accounts whose current state is anything but healthy.</summary>
     public IEnumerable<EvmAddress> NotHealthy() => _current.Where(c => c.Value.State != AccountStates.Healthy).Select(c => c.Key);
 
-    public void Dispose() => _gate.Dispose();
+    /// <summary>
+    /// Whether a recompute whose headline class is <paramref name="computed"/> needs the account's full report: its
+    /// state would move, it is liquidatable (the keeper acts on the report), or it waits on a mined liquidation.
+    /// </summary>
+    public bool NeedsReport(EvmAddress account, string computed)
+    {
+        if (!_current.TryGetValue(account, out var current))
+        {
+            return true;
+        }
+
+        switch (current.State)
+        {
+            case AccountStates.Liquidating:
+                return _liquidations.TryGetValue(account, out var liquidation)
+                    ? liquidation.MinedBlock is not null || (!liquidation.Live && computed != AccountStates.Liquidatable)
+                    : computed != AccountStates.Liquidatable;
+            case AccountStates.Resolved:
+                return true;
+            default:
+                return current.State != computed || computed == AccountStates.Liquidatable;
+        }
+    }
+
+    public void Dispose()
+    {
+        _load.Dispose();
+        foreach (var stripe in _locks)
+        {
+            stripe.Dispose();
+        }
+    }
+
+    private SemaphoreSlim LockOf(EvmAddress account) => _locks[(int)((uint)StringComparer.Ordinal.GetHashCode(account.Value) % (uint)_locks.Length)];
 
     /// <summary>Records the state a recompute's report leads to; true when it changed.</summary>
     public async Task<bool> RecordAsync(MarginReport report, string computed, string reason, decimal? health, CancellationToken cancellationToken)
     {
         await LoadAsync(cancellationToken).ConfigureAwait(false);
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var gate = LockOf(report.Account);
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             var current = _current.GetValueOrDefault(report.Account);
@@ -54,7 +92,7 @@ internal sealed class AccountStateTracker : IDisposable
         }
         finally
         {
-            _gate.Release();
+            gate.Release();
         }
     }
 
@@ -71,7 +109,8 @@ internal sealed class AccountStateTracker : IDisposable
         }
 
         await LoadAsync(cancellationToken).ConfigureAwait(false);
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var gate = LockOf(account);
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             var current = _current.GetValueOrDefault(account);
@@ -120,7 +159,7 @@ internal sealed class AccountStateTracker : IDisposable
         }
         finally
         {
-            _gate.Release();
+            gate.Release();
         }
     }
 
@@ -216,7 +255,7 @@ internal sealed class AccountStateTracker : IDisposable
             return;
         }
 
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _load.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             if (!_loaded)
@@ -231,7 +270,7 @@ internal sealed class AccountStateTracker : IDisposable
         }
         finally
         {
-            _gate.Release();
+            _load.Release();
         }
     }
 

@@ -32,7 +32,7 @@ public static class AccountStates
 /// liquidatable) and records state changes with the health, the reason and the block vector. Used by both paths: the
 /// in-process fast path on every committed block that moves a price or a position, and the Hangfire sweeps.
 /// </summary>
-public sealed class MarginService : IDisposable
+public sealed partial class MarginService : IDisposable
 {
     private readonly IChainStore _store;
     private readonly TokenRegistry _registry;
@@ -229,6 +229,7 @@ public sealed class MarginService : IDisposable
         {
             var started = Stopwatch.GetTimestamp();
             await RefreshVenuesAsync(cancellationToken).ConfigureAwait(false);
+            _snapshot = null;
             var rows = await StoreSnapshot.ReadAsync(_store, _chains, null, cancellationToken).ConfigureAwait(false);
             var groups = await GroupsAsync(cancellationToken).ConfigureAwait(false);
             var decimals = await ReadDecimalsAsync(rows, cancellationToken).ConfigureAwait(false);
@@ -251,24 +252,7 @@ public sealed class MarginService : IDisposable
                 portfolios = all;
             }
 
-            if (PortfolioEnricher is { } enrich)
-            {
-                portfolios = portfolios.ToDictionary(p => p.Key, p => enrich(p.Key, p.Value));
-            }
-
-            foreach (var portfolio in portfolios.Values)
-            {
-                _venueHealth[portfolio.Account] = portfolio.VenueHealth;
-            }
-
-            reports = new List<MarginReport>(portfolios.Count);
-            foreach (var portfolio in portfolios.Values)
-            {
-                var report = MarginEngine.Compute(new MarginParameters(portfolio, market));
-                reports.Add(report);
-                _latest[portfolio.Account] = report;
-                await RecordAsync(report, trigger, cancellationToken).ConfigureAwait(false);
-            }
+            reports = await ComputeAndRecordAsync([.. portfolios.Values], market, trigger, explainAtRisk: true, cancellationToken).ConfigureAwait(false);
 
             LastRecomputeMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             Recomputes++;

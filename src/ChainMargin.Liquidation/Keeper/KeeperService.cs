@@ -193,7 +193,18 @@ public sealed partial class KeeperService : IDisposable
         var signed = context.AttestationSigner(riskSigner).Sign(attestation);
         var data = new LiquidateFunction { Attestation = attestation, Signature = signed.Signature }.GetCallData().ToHex(prefix: true);
 
-        var (baseFee, _, _) = await context.Rpc.LatestBlockAsync(cancellationToken).ConfigureAwait(false);
+        // The chain reads are independent, so they go out together (one round trip, not four in a row); they are still
+        // judged in order: the fee cap, then the simulation, which stays the last read before signing.
+        var latestTask = context.Rpc.LatestBlockAsync(cancellationToken);
+        var simulation = context.Rpc.EthCallAsync(context.Keeper.Address, chain.Liquidator, data, cancellationToken);
+        var estimate = context.Rpc.EstimateGasAsync(context.Keeper.Address, chain.Liquidator, data, cancellationToken);
+        var bonusTask = context.BonusBpsAsync(cancellationToken);
+        await Task.WhenAny(Task.WhenAll(latestTask, simulation, estimate, bonusTask)).ConfigureAwait(false);
+
+        // Read on every path, so that a read not needed after an early return never counts as an unobserved fault.
+        _ = (simulation.Exception, estimate.Exception, bonusTask.Exception);
+
+        var (baseFee, _, _) = await latestTask.ConfigureAwait(false);
         var priority = ToWei(_options.PriorityFeeGwei);
         var cap = ToWei(_options.MaxFeeGweiFor(chain.ChainId));
         if (baseFee + priority > cap)
@@ -215,7 +226,7 @@ public sealed partial class KeeperService : IDisposable
 
         try
         {
-            await context.Rpc.EthCallAsync(context.Keeper.Address, chain.Liquidator, data, cancellationToken).ConfigureAwait(false);
+            await simulation.ConfigureAwait(false);
         }
         catch (RpcErrorException revert)
         {
@@ -224,8 +235,8 @@ public sealed partial class KeeperService : IDisposable
             return (await _store.GetAsync(intent.Key, cancellationToken).ConfigureAwait(false))!;
         }
 
-        var gas = (await context.Rpc.EstimateGasAsync(context.Keeper.Address, chain.Liquidator, data, cancellationToken).ConfigureAwait(false) * 12 / 10) + 10_000;
-        var bonusBps = await context.BonusBpsAsync(cancellationToken).ConfigureAwait(false);
+        var gas = (await estimate.ConfigureAwait(false) * 12 / 10) + 10_000;
+        var bonusBps = await bonusTask.ConfigureAwait(false);
         var bonusUsd = candidate.SeizableUsd * bonusBps / 10_000m;
         if (candidate.NativeUsd is not { } nativeUsd)
         {

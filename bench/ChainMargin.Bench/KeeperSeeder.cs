@@ -1,0 +1,165 @@
+using System.Globalization;
+using System.Numerics;
+using System.Text;
+using System.Text.Json.Nodes;
+using ChainMargin.Contracts.Devnet;
+using ChainMargin.Contracts.Erc20;
+using ChainMargin.Contracts.Reference;
+using Nethereum.Contracts;
+using Nethereum.Hex.HexConvertors.Extensions;
+
+namespace ChainMargin.Bench;
+
+/// <summary>
+/// The keeper benchmark's chain: anvil (--auto-impersonate) with the reference protocol, and N keyless traders, each
+/// with WETH in the vault and a long ETH-PERP opened at the deployment price. 80% are lightly levered (never at risk in
+/// the benchmark's price path), 20% spread over leverages whose liquidation prices lie along the path. Automine is off
+/// after seeding: the benchmark mines each price update's block itself (evm_mine), so it knows when the block exists.
+/// </summary>
+internal sealed class KeeperBenchChain : IAsyncDisposable
+{
+    public const ulong ChainId = 48_902;
+
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromMinutes(5) };
+    private static long _id;
+
+    private KeeperBenchChain(AnvilNode node, DeployedProtocol protocol, Uri rpc)
+    {
+        Node = node;
+        Protocol = protocol;
+        Rpc = rpc;
+    }
+
+    public AnvilNode Node { get; }
+
+    public DeployedProtocol Protocol { get; }
+
+    public Uri Rpc { get; }
+
+    public static async Task<KeeperBenchChain> SeedAsync(int accounts, CancellationToken cancellationToken)
+    {
+        var node = await AnvilNode.StartAsync(ChainId, extraArgs: "--auto-impersonate", cancellationToken: cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var protocol = await ReferenceProtocolDeployer.DeployAsync(node.RpcUrl, AnvilNode.DeployerKey, ChainId, cancellationToken: cancellationToken)
+                .ConfigureAwait(false);
+            var chain = new KeeperBenchChain(node, protocol, new Uri(node.RpcUrl));
+            await chain.CallAsync([Request("evm_setAutomine", false), Request("evm_setBlockGasLimit", "0x2540be400")], cancellationToken).ConfigureAwait(false);
+
+            var traders = Enumerable.Range(0, accounts).Select(Trader).ToArray();
+            var market = protocol.PerpMarketFor("ETH").MarketId;
+            const int perBlock = 500;
+            for (var from = 0; from < accounts; from += perBlock)
+            {
+                var slice = traders[from..Math.Min(accounts, from + perBlock)];
+                await chain.CallAsync(slice.Select(t => Request("anvil_setBalance", t, "0x3635c9adc5dea00000")), cancellationToken).ConfigureAwait(false);
+                var batch = new List<JsonObject>(slice.Length * 4);
+                for (var k = 0; k < slice.Length; k++)
+                {
+                    var i = from + k;
+                    var (collateral, size) = Position(i);
+                    batch.Add(Send(slice[k], protocol.Weth, new MintFunction { To = slice[k], Amount = collateral }.GetCallData().ToHex(true), 0, 200_000));
+                    batch.Add(Send(slice[k], protocol.Weth, new ApproveFunction { Spender = protocol.Vault, Amount = collateral }.GetCallData().ToHex(true), 1, 200_000));
+                    batch.Add(Send(slice[k], protocol.Vault, new DepositFunction { Token = protocol.Weth, Amount = collateral }.GetCallData().ToHex(true), 2, 300_000));
+                    batch.Add(Send(slice[k], protocol.PerpMarket, new PerpTradeFunction { MarketId = market, SizeDelta = size }.GetCallData().ToHex(true), 3, 500_000));
+                }
+
+                await chain.CallAsync(batch, cancellationToken).ConfigureAwait(false);
+                await chain.CallAsync([Request("evm_mine")], cancellationToken).ConfigureAwait(false);
+            }
+
+            var pending = await chain.CallAsync([Request("txpool_status")], cancellationToken).ConfigureAwait(false);
+            var left = pending[0]?["result"]?["pending"]?.GetValue<string>();
+            if (left is not null && left != "0x0")
+            {
+                throw new InvalidOperationException($"seeding left {left} transactions unmined");
+            }
+
+            return chain;
+        }
+        catch
+        {
+            await node.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Trader i's WETH collateral and long ETH-PERP size (18 decimals). Every fifth trader is levered 2x to 6x (its
+    /// liquidation price lies between roughly 2,000 and 2,600 USD); the others 0.2x to 1x (safe on the benchmark's path).
+    /// </summary>
+    public static (BigInteger Collateral, BigInteger Size) Position(int i)
+    {
+        var collateral = BigInteger.Pow(10, 18) * (1 + (i % 7));
+        var leverageBps = i % 5 == 0 ? 20_000 + ((i / 5) * 7919 % 40_000) : 2_000 + (i * 31 % 8_000);
+        return (collateral, collateral * leverageBps / 10_000);
+    }
+
+    public static string Trader(int index) => "0xbeef" + index.ToString("x36", CultureInfo.InvariantCulture);
+
+    /// <summary>Queues the ETH feed's new answer (unmined); the caller mines it.</summary>
+    public Task QueuePriceAsync(decimal usd, CancellationToken cancellationToken) =>
+        CallAsync(
+            [Send(DevAccounts.Deployer.Address, Protocol.SpotFeed("ETH"), new SetAnswerFunction { Answer = ReferenceProtocolDeployer.ToFeedUnits(usd) }.GetCallData().ToHex(true), null, 200_000)],
+            cancellationToken);
+
+    /// <summary>
+    /// Mines one block now; returns its number and the Stopwatch timestamp of the moment evm_mine returned (the block
+    /// is on the node then).
+    /// </summary>
+    public async Task<(long Block, long MinedAt)> MineAsync(CancellationToken cancellationToken)
+    {
+        await CallAsync([Request("evm_mine")], cancellationToken).ConfigureAwait(false);
+        var minedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        var answer = await CallAsync([Request("eth_blockNumber")], cancellationToken).ConfigureAwait(false);
+        var hex = answer[0]!["result"]!.GetValue<string>();
+        return (long.Parse(hex.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture), minedAt);
+    }
+
+    public ValueTask DisposeAsync() => Node.DisposeAsync();
+
+    private static JsonObject Send(string from, string to, string data, long? nonce, long gas)
+    {
+        var tx = new JsonObject
+        {
+            ["from"] = from,
+            ["to"] = to,
+            ["data"] = data,
+            ["gas"] = "0x" + gas.ToString("x", CultureInfo.InvariantCulture),
+        };
+        if (nonce is { } n)
+        {
+            tx["nonce"] = "0x" + n.ToString("x", CultureInfo.InvariantCulture);
+        }
+
+        return Request("eth_sendTransaction", tx);
+    }
+
+    private static JsonObject Request(string method, params JsonNode?[] parameters) => new()
+    {
+        ["jsonrpc"] = "2.0",
+        ["id"] = Interlocked.Increment(ref _id),
+        ["method"] = method,
+        ["params"] = new JsonArray(parameters),
+    };
+
+    /// <summary>Sends a batch; throws on the first error answer.</summary>
+    private async Task<JsonArray> CallAsync(IEnumerable<JsonObject> requests, CancellationToken cancellationToken)
+    {
+        var batch = new JsonArray([.. requests]);
+        using var content = new StringContent(batch.ToJsonString(), Encoding.UTF8, "application/json");
+        using var response = await Http.PostAsync(Rpc, content, cancellationToken).ConfigureAwait(false);
+        response.EnsureSuccessStatusCode();
+        var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        var answers = JsonNode.Parse(body) as JsonArray ?? throw new InvalidOperationException("anvil answered a batch with a single object: " + body[..Math.Min(300, body.Length)]);
+        foreach (var answer in answers)
+        {
+            if (answer?["error"] is { } error)
+            {
+                throw new InvalidOperationException("anvil refused a request: " + error.ToJsonString());
+            }
+        }
+
+        return answers;
+    }
+}
