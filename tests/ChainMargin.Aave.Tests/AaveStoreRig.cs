@@ -15,27 +15,30 @@ namespace ChainMargin.Aave.Tests;
 
 /// <summary>
 /// A chain watcher over an <see cref="AaveTestMarket"/> with the Aave V3 span indexer, committing into a real
-/// PostgreSQL database; <see cref="AssertStoreMatchesPoolAsync"/> recomputes every user from the persisted state
+/// PostgreSQL database (or a SQLite file); <see cref="AssertStoreMatchesPoolAsync"/> recomputes every user from the persisted state
 /// alone and compares with Pool.getUserAccountData at the checkpoint.
 /// </summary>
 internal sealed class AaveStoreRig : IAsyncDisposable
 {
     private readonly AaveTestMarket _market;
-    private readonly PostgresDatabase _database;
+    private readonly PostgresDatabase? _database;
+    private readonly string? _sqliteFile;
     private JsonRpcClient _rpc;
 
-    private AaveStoreRig(AaveTestMarket market, PostgresDatabase database, PostgresChainStore store)
+    private AaveStoreRig(AaveTestMarket market, PostgresDatabase? database, string? sqliteFile)
     {
         _market = market;
         _database = database;
-        Store = store;
+        _sqliteFile = sqliteFile;
+        Store = OpenStore();
         _rpc = new JsonRpcClient([market.Node.RpcUrl]);
-        (Watcher, SpanIndexer) = NewWatcher(store, _rpc);
+        (Watcher, SpanIndexer) = NewWatcher(Store, _rpc);
     }
 
-    public PostgresChainStore Store { get; private set; }
+    public SqlChainStore Store { get; private set; }
 
-    public string ConnectionString => _database.ConnectionString;
+    /// <summary>The PostgreSQL database's connection string (PostgreSQL rigs only).</summary>
+    public string ConnectionString => _database?.ConnectionString ?? throw new InvalidOperationException("a SQLite rig");
 
     public ChainWatcher Watcher { get; private set; }
 
@@ -45,12 +48,13 @@ internal sealed class AaveStoreRig : IAsyncDisposable
 
     public int Checks { get; private set; }
 
-    public static async Task<AaveStoreRig> StartAsync(AaveTestMarket market)
+    public static async Task<AaveStoreRig> StartAsync(AaveTestMarket market, string provider = "postgres")
     {
-        var database = await PostgresDatabase.CreateAsync("cm_aave");
-        var store = new PostgresChainStore(database.ConnectionString, TimeProvider.System);
-        await store.MigrateAsync(CancellationToken.None);
-        return new AaveStoreRig(market, database, store);
+        var rig = provider == "sqlite"
+            ? new AaveStoreRig(market, null, Path.Combine(Path.GetTempPath(), $"cm-aave-{Guid.NewGuid():N}.db"))
+            : new AaveStoreRig(market, await PostgresDatabase.CreateAsync("cm_aave"), null);
+        await rig.Store.MigrateAsync(CancellationToken.None);
+        return rig;
     }
 
     public ChainOptions Options => new()
@@ -67,9 +71,9 @@ internal sealed class AaveStoreRig : IAsyncDisposable
     /// <summary>A new process: a new store instance, RPC client, watcher and span indexer on the same database.</summary>
     public async Task RestartAsync()
     {
-        await Store.DisposeAsync();
+        await ((IAsyncDisposable)Store).DisposeAsync();
         _rpc.Dispose();
-        Store = new PostgresChainStore(_database.ConnectionString, TimeProvider.System);
+        Store = OpenStore();
         _rpc = new JsonRpcClient([_market.Node.RpcUrl]);
         (Watcher, SpanIndexer) = NewWatcher(Store, _rpc);
     }
@@ -123,10 +127,26 @@ internal sealed class AaveStoreRig : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await Store.DisposeAsync();
+        await ((IAsyncDisposable)Store).DisposeAsync();
         _rpc.Dispose();
-        await _database.DisposeAsync();
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+
+        if (_sqliteFile is not null)
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (var file in new[] { _sqliteFile, _sqliteFile + "-wal", _sqliteFile + "-shm" })
+            {
+                File.Delete(file);
+            }
+        }
     }
+
+    private SqlChainStore OpenStore() => _sqliteFile is not null
+        ? new ChainMargin.Storage.Sqlite.SqliteChainStore($"Data Source={_sqliteFile}", TimeProvider.System)
+        : new PostgresChainStore(_database!.ConnectionString, TimeProvider.System);
 
     /// <summary>The feed AaveOracle prices the asset with (AaveOracle.getSourceOfAsset).</summary>
     public async Task<string> SourceOfAsync(EvmAddress asset)

@@ -80,11 +80,13 @@ public sealed class AaveV3PersistedStateTests(ITestOutputHelper output)
         output.WriteLine($"{rig.Checks} user checks from the store; {rig.SpanIndexer.MarketReads} market reads since the restart");
     }
 
-    [Fact]
-    public async Task Reorg_RemovingASupplyAndABorrow_RollsThePersistedStateBack()
+    [Theory]
+    [InlineData("postgres", 31_412)]
+    [InlineData("sqlite", 31_415)]
+    public async Task Reorg_RemovingASupplyAndABorrow_RollsThePersistedStateBack(string provider, ulong chainId)
     {
-        await using var m = await AaveTestMarket.StartAsync(31_412, output);
-        await using var rig = await AaveStoreRig.StartAsync(m);
+        await using var m = await AaveTestMarket.StartAsync(chainId, output);
+        await using var rig = await AaveStoreRig.StartAsync(m, provider);
         await m.AddUserAsync("dave", ("USDC", 100_000m), ("WETH", 10m));
         await m.AddUserAsync("alice", ("WETH", 10m));
         await m.AddUserAsync("bob", ("WETH", 3m));

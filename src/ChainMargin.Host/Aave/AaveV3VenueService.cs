@@ -332,6 +332,17 @@ public static class AaveV3VenueServices
     }
 
     /// <summary>
+    /// The margin service with the Aave venue attached (the venue hooks itself in when built; a host builds it as a
+    /// hosted service, a CLI command that computes without starting the host needs it built here).
+    /// </summary>
+    public static MarginService MarginWithVenues(IServiceProvider services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        _ = services.GetService<AaveV3VenueService>();
+        return services.GetRequiredService<MarginService>();
+    }
+
+    /// <summary>
     /// Indexes the chain's Aave V3 market inside its watcher (when configured), so the state is committed with the
     /// checkpoint by the lease holder only.
     /// </summary>

@@ -127,7 +127,7 @@ public static class CliApp
             await Task.Delay(200, cancellationToken).ConfigureAwait(false);
         }
 
-        var margin = app.Services.GetRequiredService<MarginService>();
+        var margin = Aave.AaveV3VenueServices.MarginWithVenues(app.Services);
         foreach (var account in DemoSeeder.Accounts)
         {
             var report = await margin.ComputeAsync(EvmAddress.Parse(account.Address), cancellationToken).ConfigureAwait(false);
@@ -155,7 +155,7 @@ public static class CliApp
         }
 
         await using var app = AppFactory.Build(args);
-        var margin = app.Services.GetRequiredService<MarginService>();
+        var margin = Aave.AaveV3VenueServices.MarginWithVenues(app.Services);
         await app.Services.GetRequiredService<IChainStore>().MigrateAsync(cancellationToken).ConfigureAwait(false);
         var report = await margin.ComputeAsync(account, cancellationToken).ConfigureAwait(false);
         PrintReport(report, margin.Classify(report));
@@ -216,7 +216,7 @@ public static class CliApp
     {
         await using var app = AppFactory.Build(args);
         await app.Services.GetRequiredService<IChainStore>().MigrateAsync(cancellationToken).ConfigureAwait(false);
-        var margin = app.Services.GetRequiredService<MarginService>();
+        var margin = Aave.AaveV3VenueServices.MarginWithVenues(app.Services);
         var reports = await margin.RecomputeAsync(null, "cli at-risk", cancellationToken).ConfigureAwait(false);
         var rows = reports.Select(r => (Report: r, State: margin.Classify(r))).Where(r => r.State != AccountStates.Healthy)
             .OrderBy(r => r.Report.Headline.Health ?? decimal.MaxValue).ToArray();
