@@ -49,6 +49,11 @@ public sealed class LinkedAccountTests : CrossChainScenario
         Assert.Equal(Number(Method(trader, "portfolio").GetProperty("health")), Number(Method(health, "portfolio").GetProperty("health")));
         Assert.Equal("healthy", health.GetProperty("state").GetString());
 
+        // The state history of any address of the account is the account's, recorded under its primary.
+        var state = await Http.GetFromJsonAsync<JsonElement>($"/v1/accounts/{Linked.Address}/state");
+        Assert.Equal(Primary.Address, state.GetProperty("account").GetString());
+        Assert.Equal("healthy", await StateOfAsync(Linked.Address));
+
         var positions = await Http.GetFromJsonAsync<JsonElement>($"/v1/accounts/{Primary.Address}/positions");
         var rows = positions.GetProperty("positions").EnumerateArray().ToArray();
         Assert.Contains(rows, r => r.GetProperty("kind").GetString() == "collateral" && r.GetProperty("holder").GetString() == Primary.Address && r.GetProperty("chain").GetUInt64() == Chains[0].ChainId);
