@@ -49,6 +49,11 @@ public sealed class LinkedAccountTests : CrossChainScenario
         Assert.Equal(Number(Method(trader, "portfolio").GetProperty("health")), Number(Method(health, "portfolio").GetProperty("health")));
         Assert.Equal("healthy", health.GetProperty("state").GetString());
 
+        // The state history of any address of the account is the account's, recorded under its primary.
+        var state = await Http.GetFromJsonAsync<JsonElement>($"/v1/accounts/{Linked.Address}/state");
+        Assert.Equal(Primary.Address, state.GetProperty("account").GetString());
+        Assert.Equal("healthy", await StateOfAsync(Linked.Address));
+
         var positions = await Http.GetFromJsonAsync<JsonElement>($"/v1/accounts/{Primary.Address}/positions");
         var rows = positions.GetProperty("positions").EnumerateArray().ToArray();
         Assert.Contains(rows, r => r.GetProperty("kind").GetString() == "collateral" && r.GetProperty("holder").GetString() == Primary.Address && r.GetProperty("chain").GetUInt64() == Chains[0].ChainId);
@@ -69,6 +74,24 @@ public sealed class LinkedAccountTests : CrossChainScenario
         Assert.Equal(HttpStatusCode.BadRequest, replay.StatusCode);
         Assert.Equal("application/problem+json", replay.Content.Headers.ContentType?.MediaType);
         Assert.Equal("message.nonce", (await replay.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("field").GetString());
+
+        // The linked address alone signs the unlink: it is its own account again.
+        var deadline = DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 600;
+        var unlink = new AccountUnlinkMessage { Primary = Primary.Address, Linked = Linked.Address, Nonce = 2, Deadline = deadline };
+        using var delete = new HttpRequestMessage(HttpMethod.Delete, "/v1/accounts/links")
+        {
+            Content = JsonContent.Create(new
+            {
+                chainId = Chains[0].ChainId,
+                message = new { primary = Primary.Address, linked = Linked.Address, nonce = "2", deadline },
+                signature = AccountLinkTypedData.Sign(unlink, Chains[0].ChainId, Linked.PrivateKey),
+            }),
+        };
+        Assert.Equal(HttpStatusCode.OK, (await Http.SendAsync(delete)).StatusCode);
+        var alone = await Http.GetFromJsonAsync<JsonElement>($"/v1/accounts/{Linked.Address}/health");
+        Assert.Equal(Linked.Address, alone.GetProperty("account").GetString());
+        Assert.Equal([Linked.Address], alone.GetProperty("addresses").EnumerateArray().Select(x => x.GetString()));
+        Assert.Empty((await Http.GetFromJsonAsync<JsonElement>("/v1/accounts/links")).EnumerateArray());
     }
 
     private object LinkRequest(long nonce)

@@ -32,12 +32,15 @@ public static class Endpoints
             return Results.Ok(HealthResponse.From(report, margin.Classify(report), chains, time.GetUtcNow()) with { Venues = margin.VenueHealthOf(account) });
         }).WithName("GetAccountHealth");
 
-        v1.MapGet("/accounts/{address}/state", async (string address, IChainStore store, CancellationToken ct) =>
+        v1.MapGet("/accounts/{address}/state", async (string address, IChainStore store, ChainMargin.Liquidation.Accounts.AccountDirectory accounts, CancellationToken ct) =>
         {
             if (!EvmAddress.TryParse(address, out var account))
             {
                 return Problem(400, "malformed address", $"'{address}' is not an EVM address (0x followed by 40 hex digits)", "address");
             }
+
+            // A linked account's state is recorded under its primary.
+            account = (await accounts.CurrentAsync(ct).ConfigureAwait(false)).AccountOf(account);
 
             var history = await store.GetAccountStateHistoryAsync(account, ct).ConfigureAwait(false);
             return Results.Ok(new { account = account.Value, current = history.Count > 0 ? history[^1] : null, history });
