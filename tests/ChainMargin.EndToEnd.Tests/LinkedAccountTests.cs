@@ -63,7 +63,9 @@ public sealed class LinkedAccountTests : CrossChainScenario
         // group is at risk once, under its primary.
         Assert.DoesNotContain(Linked.Address, await AtRiskAsync());
         await DropEthPriceOnChainAAsync(1000m);
+        // One recompute flags both, but it records the accounts' states in parallel: wait for both.
         await WaitAsync(async () => await StateOfAsync(Primary.Address) == "liquidatable", "the linked account to be flagged");
+        await WaitAsync(async () => await StateOfAsync(Trader.Address) == "liquidatable", "the single-address trader to be flagged");
         var atRisk = await AtRiskAsync();
         Assert.Single(atRisk, x => x == Primary.Address);
         Assert.DoesNotContain(Linked.Address, atRisk);
