@@ -77,8 +77,10 @@ public sealed class KeeperHostedService : BackgroundService
         ArgumentNullException.ThrowIfNull(reports);
         foreach (var report in reports)
         {
-            // Liquidating: a liquidation of this account is out (or, in a dry run, was signed) and not settled yet.
-            if (_margin.Classify(report) != AccountStates.Liquidatable || _margin.StateOf(report.Account) == AccountStates.Liquidating)
+            // Liquidating: a liquidation of this account is out (or, in a dry run, was signed) and not settled yet. The
+            // reference protocol liquidates on the cross-chain health the risk signer attests: an account liquidatable
+            // only on a venue's own health (Aave below 1) is that venue keeper's, not a skipped intent here each block.
+            if (report.Headline.Health is not { } health || health >= 1m || _margin.StateOf(report.Account) == AccountStates.Liquidating)
             {
                 continue;
             }
