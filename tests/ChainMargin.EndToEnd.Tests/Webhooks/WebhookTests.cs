@@ -232,6 +232,9 @@ public sealed class WebhookTests
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync($"/v1/accounts/{Account.Value}/health/history")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(ServiceApp.Admin(HttpMethod.Get, "/v1/chains"))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/healthz")).StatusCode);
+        var openApi = await http.GetStringAsync("/openapi/v1.json");
+        Assert.Contains("/v1/admin/webhooks/{id}/deliveries", openApi, StringComparison.Ordinal);
+        Assert.Contains("/v1/accounts/{address}/health/history", openApi, StringComparison.Ordinal);
 
         foreach (var (url, field) in new[]
                  {
