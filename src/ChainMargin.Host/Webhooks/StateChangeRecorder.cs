@@ -89,6 +89,14 @@ public sealed class HealthSampler
         }
     }
 
+    /// <summary><see cref="Observe"/> for callers that await (nothing here waits: the write is queued).</summary>
+    public Task ObserveAsync(AccountStateRecord record, bool stateChanged, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Observe(record, stateChanged);
+        return Task.CompletedTask;
+    }
+
     public static bool ShouldSample(HealthSample? last, HealthSample next, bool stateChanged, HealthHistoryOptions options)
     {
         ArgumentNullException.ThrowIfNull(next);
