@@ -134,7 +134,8 @@ public sealed record HealthSample(EvmAddress Account, DateTimeOffset At, decimal
 /// <summary>Sampled health per account, bounded by the sampler's policy and pruned to a retention.</summary>
 public interface IHealthSampleStore
 {
-    Task AddSampleAsync(HealthSample sample, CancellationToken cancellationToken);
+    /// <summary>Stores the samples in one transaction.</summary>
+    Task AddSamplesAsync(IReadOnlyList<HealthSample> samples, CancellationToken cancellationToken);
 
     /// <summary>The newest <paramref name="limit"/> samples of the account in [since, until], oldest first.</summary>
     Task<IReadOnlyList<HealthSample>> GetSamplesAsync(EvmAddress account, DateTimeOffset? since, DateTimeOffset? until, int limit, CancellationToken cancellationToken);

@@ -219,12 +219,15 @@ public abstract class WebhookStoreContract : IAsyncLifetime
     public async Task HealthSamples_RangeLimitAndPrune()
     {
         var samples = new SqlHealthSampleStore(Store);
-        for (var i = 0; i < 5; i++)
-        {
-            await samples.AddSampleAsync(new HealthSample(Address(7), T0.AddMinutes(i), 2m - (i * 0.25m), i < 4 ? "healthy" : "warning"), None);
-        }
+        await samples.AddSamplesAsync(
+            [.. Enumerable.Range(0, 5).Select(i => new HealthSample(Address(7), T0.AddMinutes(i), 2m - (i * 0.25m), i < 4 ? "healthy" : "warning"))], None);
+        await samples.AddSamplesAsync([new HealthSample(Address(8), T0, null, "healthy")], None);
+        await samples.AddSamplesAsync([], None);
 
-        await samples.AddSampleAsync(new HealthSample(Address(8), T0, null, "healthy"), None);
+        // More rows than one statement takes.
+        await samples.AddSamplesAsync([.. Enumerable.Range(0, 1203).Select(i => new HealthSample(Address(10), T0.AddSeconds(i), i, "healthy"))], None);
+        var many = await samples.GetSamplesAsync(Address(10), null, null, 5000, None);
+        Assert.Equal(Enumerable.Range(0, 1203).Select(i => (decimal?)i), many.Select(s => s.Health));
 
         var all = await samples.GetSamplesAsync(Address(7), null, null, 100, None);
         Assert.Equal([2m, 1.75m, 1.5m, 1.25m, 1m], all.Select(s => s.Health));
@@ -234,7 +237,7 @@ public abstract class WebhookStoreContract : IAsyncLifetime
         Assert.Equal([1.75m, 1.5m], (await samples.GetSamplesAsync(Address(7), T0.AddMinutes(1), T0.AddMinutes(2), 100, None)).Select(s => s.Health));
         Assert.Null(Assert.Single(await samples.GetSamplesAsync(Address(8), null, null, 10, None)).Health);
 
-        Assert.Equal(3, await samples.PruneAsync(T0.AddMinutes(2), None));
+        Assert.Equal(3 + 120, await samples.PruneAsync(T0.AddMinutes(2), None));
         Assert.Equal([1.5m, 1.25m, 1m], (await samples.GetSamplesAsync(Address(7), null, null, 100, None)).Select(s => s.Health));
     }
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Threading.Channels;
 using ChainMargin.Core;
 using Hangfire;
 using Microsoft.Extensions.Options;
@@ -45,7 +46,7 @@ public sealed partial class StateChangeRecorder : IAccountStateRecorder
             }
         }
 
-        await _sampler.ObserveAsync(observation.Record, change.Changed, cancellationToken).ConfigureAwait(false);
+        _sampler.Observe(observation.Record, change.Changed);
         return change.Changed;
     }
 
@@ -60,34 +61,46 @@ public sealed partial class StateChangeRecorder : IAccountStateRecorder
 }
 
 /// <summary>
-/// Keeps the health-over-time chart bounded: an account's headline health is stored when its state changes, and
+/// Keeps the health-over-time chart bounded: an account's headline health is kept when its state changes, and
 /// otherwise only when it moved by at least the configured fraction since the last sample and that sample is at
-/// least the configured interval old. The last sample per account is kept in memory (a restart samples once more).
+/// least the configured interval old. The decision is taken in the recompute; the writing is not: samples are queued
+/// and written in batches by <see cref="HealthSampleWriter"/>, so a recompute over many accounts does not wait for a
+/// write per account. Samples are best effort (a crash loses the queue, a full queue drops the oldest); the state
+/// history is not. The last sample per account is kept in memory (a restart samples once more).
 /// </summary>
 public sealed class HealthSampler
 {
-    private readonly IHealthSampleStore _samples;
     private readonly HealthHistoryOptions _options;
     private readonly ConcurrentDictionary<EvmAddress, HealthSample> _last = new();
+    private readonly Channel<HealthSample> _queue = Channel.CreateBounded<HealthSample>(
+        new BoundedChannelOptions(100_000) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
 
-    public HealthSampler(IHealthSampleStore samples, IOptions<HealthHistoryOptions> options)
+    public HealthSampler(IOptions<HealthHistoryOptions> options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        _samples = samples;
         _options = options.Value;
     }
 
-    public async Task ObserveAsync(AccountStateRecord record, bool stateChanged, CancellationToken cancellationToken)
+    /// <summary>The samples waiting to be written.</summary>
+    public ChannelReader<HealthSample> Queue => _queue.Reader;
+
+    public void Observe(AccountStateRecord record, bool stateChanged)
     {
         ArgumentNullException.ThrowIfNull(record);
         var sample = new HealthSample(record.Account, record.At, record.Health, record.State);
-        if (!ShouldSample(_last.GetValueOrDefault(record.Account), sample, stateChanged, _options))
+        if (ShouldSample(_last.GetValueOrDefault(record.Account), sample, stateChanged, _options))
         {
-            return;
+            _last[record.Account] = sample;
+            _queue.Writer.TryWrite(sample);
         }
+    }
 
-        await _samples.AddSampleAsync(sample, cancellationToken).ConfigureAwait(false);
-        _last[record.Account] = sample;
+    /// <summary><see cref="Observe"/> for callers that await (nothing here waits: the write is queued).</summary>
+    public Task ObserveAsync(AccountStateRecord record, bool stateChanged, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Observe(record, stateChanged);
+        return Task.CompletedTask;
     }
 
     public static bool ShouldSample(HealthSample? last, HealthSample next, bool stateChanged, HealthHistoryOptions options)
@@ -112,4 +125,66 @@ public sealed class HealthSampler
             ({ } a, { } b) => Math.Abs(b - a) / Math.Abs(a) >= options.MinRelativeChange,
         };
     }
+}
+
+/// <summary>Writes the sampler's queue in batches; on stop it writes what is left.</summary>
+public sealed partial class HealthSampleWriter : BackgroundService
+{
+    private const int BatchSize = 2000;
+    private readonly HealthSampler _sampler;
+    private readonly IHealthSampleStore _store;
+    private readonly ILogger _log;
+
+    public HealthSampleWriter(HealthSampler sampler, IHealthSampleStore store, ILogger<HealthSampleWriter> log)
+    {
+        _sampler = sampler;
+        _store = store;
+        _log = log;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            while (await _sampler.Queue.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
+            {
+                await WriteAvailableAsync(stoppingToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        await WriteAvailableAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task WriteAvailableAsync(CancellationToken cancellationToken)
+    {
+        var batch = new List<HealthSample>();
+        while (batch.Count < BatchSize && _sampler.Queue.TryRead(out var sample))
+        {
+            batch.Add(sample);
+        }
+
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await _store.AddSamplesAsync(batch, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is System.Data.Common.DbException or TimeoutException or InvalidOperationException)
+        {
+            LogWriteFailed(_log, batch.Count, e.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} health samples not written ({Error}); the chart misses them")]
+    private static partial void LogWriteFailed(ILogger log, int count, string error);
 }

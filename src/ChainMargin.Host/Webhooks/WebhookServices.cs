@@ -26,6 +26,7 @@ public static class WebhookServices
         services.AddTransient<WebhookOutboxJob>();
         services.AddTransient<HealthSamplePruneJob>();
         services.AddHostedService<WebhookHostedService>();
+        services.AddHostedService<HealthSampleWriter>();
         return services;
     }
 }

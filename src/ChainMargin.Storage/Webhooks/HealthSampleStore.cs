@@ -7,25 +7,49 @@ namespace ChainMargin.Storage.Webhooks;
 /// <summary>Sampled headline health per account, on the webhook store's connection (same SQL on both stores).</summary>
 public sealed class SqlHealthSampleStore : IHealthSampleStore
 {
+    private const int RowsPerStatement = 500;
     private readonly SqlWebhookStore _connections;
 
     public SqlHealthSampleStore(SqlWebhookStore connections) => _connections = connections;
 
-    public async Task AddSampleAsync(HealthSample sample, CancellationToken cancellationToken)
+    public async Task AddSamplesAsync(IReadOnlyList<HealthSample> samples, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(sample);
+        ArgumentNullException.ThrowIfNull(samples);
+        if (samples.Count == 0)
+        {
+            return;
+        }
+
         var connection = await _connections.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            var command = connection.CreateCommand();
-            await using (command.ConfigureAwait(false))
+            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
             {
-                command.CommandText = "insert into account_health_samples (account, at_us, health, state) values (@account, @at, @health, @state)";
-                Add(command, "@account", sample.Account.Value, DbType.String);
-                Add(command, "@at", Columns.ToMicroseconds(sample.At), DbType.Int64);
-                Add(command, "@health", sample.Health is { } h ? Columns.ToText(h) : null, DbType.String);
-                Add(command, "@state", sample.State, DbType.String);
-                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                // Multi-row inserts: one round trip per chunk rather than per sample.
+                foreach (var chunk in samples.Chunk(RowsPerStatement))
+                {
+                    var command = connection.CreateCommand();
+                    await using (command.ConfigureAwait(false))
+                    {
+                        command.Transaction = transaction;
+                        var values = new List<string>(chunk.Length);
+                        for (var i = 0; i < chunk.Length; i++)
+                        {
+                            var sample = chunk[i];
+                            values.Add(string.Create(CultureInfo.InvariantCulture, $"(@a{i}, @t{i}, @h{i}, @s{i})"));
+                            Add(command, "@a" + i.ToString(CultureInfo.InvariantCulture), sample.Account.Value, DbType.String);
+                            Add(command, "@t" + i.ToString(CultureInfo.InvariantCulture), Columns.ToMicroseconds(sample.At), DbType.Int64);
+                            Add(command, "@h" + i.ToString(CultureInfo.InvariantCulture), sample.Health is { } h ? Columns.ToText(h) : null, DbType.String);
+                            Add(command, "@s" + i.ToString(CultureInfo.InvariantCulture), sample.State, DbType.String);
+                        }
+
+                        command.CommandText = "insert into account_health_samples (account, at_us, health, state) values " + string.Join(", ", values);
+                        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                }
+
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
             }
         }
     }

@@ -232,6 +232,9 @@ public sealed class WebhookTests
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync($"/v1/accounts/{Account.Value}/health/history")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(ServiceApp.Admin(HttpMethod.Get, "/v1/chains"))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/healthz")).StatusCode);
+        var openApi = await http.GetStringAsync("/openapi/v1.json");
+        Assert.Contains("/v1/admin/webhooks/{id}/deliveries", openApi, StringComparison.Ordinal);
+        Assert.Contains("/v1/accounts/{address}/health/history", openApi, StringComparison.Ordinal);
 
         foreach (var (url, field) in new[]
                  {
@@ -270,7 +273,10 @@ public sealed class WebhookTests
         await service.RecordAsync(Account, "warning", 1.05m);
         await service.RecordAsync(Account, "warning", 1.04m);
 
-        var history = await service.Http.GetFromJsonAsync<JsonElement>($"/v1/accounts/{Account.Value}/health/history");
+        // Which observations are samples is decided in the recompute; they are written in batches just after.
+        var url = $"/v1/accounts/{Account.Value}/health/history";
+        await WaitAsync(async () => (await service.Http.GetFromJsonAsync<JsonElement>(url)).GetProperty("samples").GetArrayLength() >= 3, "the samples to be written");
+        var history = await service.Http.GetFromJsonAsync<JsonElement>(url);
         var samples = history.GetProperty("samples").EnumerateArray().ToArray();
         Assert.Equal([2.0m, 1.5m, 1.05m], samples.Select(s => s.GetProperty("health").GetDecimal()));
         Assert.Equal(["healthy", "healthy", "warning"], samples.Select(s => s.GetProperty("state").GetString()));
