@@ -87,19 +87,38 @@ internal static class KeeperBench
             var margin = provider.GetRequiredService<MarginService>();
             var statuses = provider.GetRequiredService<ChainStatusRegistry>();
             var recomputedAt = new ConcurrentQueue<(long Block, long At, double Ms, int Reports)>();
+            var profiles = new ConcurrentQueue<string>();
             margin.Recomputed += reports =>
             {
-                var block = reports.Select(r => r.Blocks.For(new ChainId(KeeperBenchChain.ChainId))?.Number ?? 0).DefaultIfEmpty().Max();
+                var block = statuses.All.Single().Indexed?.Number ?? 0;
                 recomputedAt.Enqueue((block, Stopwatch.GetTimestamp(), margin.LastRecomputeMs, reports.Count));
+                profiles.Enqueue(margin.LastFastPathProfile);
             };
 
             var indexClock = Stopwatch.StartNew();
             await watcherService.StartAsync(ct).ConfigureAwait(false);
             await keeperService.StartAsync(ct).ConfigureAwait(false);
             var (head, _) = await chain.MineAsync(ct).ConfigureAwait(false);
-            while (statuses.All.Any(s => s.Indexed is null || s.Indexed.Value.Number < head) || recomputedAt.IsEmpty || recomputedAt.Max(r => r.Block) < head)
+            var waited = Stopwatch.StartNew();
+            while (statuses.All.Any(s => s.Indexed is null || s.Indexed.Value.Number < head) || recomputedAt.IsEmpty)
             {
                 await Task.Delay(100, ct).ConfigureAwait(false);
+                if (waited.Elapsed > TimeSpan.FromSeconds(20))
+                {
+                    waited.Restart();
+                    Console.WriteLine(Inv($"  waiting: head {head}, indexed {string.Join(",", statuses.All.Select(s => s.Indexed?.Number))}, recomputed up to {(recomputedAt.IsEmpty ? -1 : recomputedAt.Max(r => r.Block))}, keeper in flight {keeperService.InFlight}"));
+                }
+            }
+
+            // The keeper works through what the initial recompute found liquidatable before anything is measured.
+            while (keeperService.InFlight > 0)
+            {
+                await Task.Delay(100, ct).ConfigureAwait(false);
+                if (waited.Elapsed > TimeSpan.FromSeconds(20))
+                {
+                    waited.Restart();
+                    Console.WriteLine(Inv($"  waiting for the keeper: {keeperService.InFlight} in flight"));
+                }
             }
 
             var known = Enumerable.Range(0, accounts).Count(i => margin.StateOf(EvmAddress.Parse(KeeperBenchChain.Trader(i))) is not null);
@@ -119,6 +138,7 @@ internal static class KeeperBench
                 price = decimal.Round(price * (u % 4 == 0 ? 1.008m : 0.992m), 2);
                 probe.Reset();
                 recomputedAt.Clear();
+                profiles.Clear();
                 await chain.QueuePriceAsync(price, ct).ConfigureAwait(false);
                 var (block, t0) = await chain.MineAsync(ct).ConfigureAwait(false);
 
@@ -149,7 +169,8 @@ internal static class KeeperBench
                 var updateFlags = flagged.Select(f => Ms(t0, f.Value)).Order().ToArray();
                 var spread = updateFlags.Length == 0 ? string.Empty : Inv($" (first {updateFlags[0]:0.0} ms, last {updateFlags[^1]:0.0} ms)");
                 Console.WriteLine(Inv(
-                    $"  {(u < 1 ? "warm-up" : "update ")} {u + (u < 1 ? warmup : 0),3}: ETH {price,8:0.00} block {block}: recomputed {recompute.Reports} accounts in {recompute.Ms,6:0.0} ms, done at {(recompute.At == 0 ? double.NaN : Ms(t0, recompute.At)),6:0.0} ms; flagged {flagged.Length,4}{spread}; signed {probe.Signed.Count(s => probe.Flagged.ContainsKey(s.Key)),4}"));
+                    $"  {(u < 1 ? "warm-up" : "update ")} {u + (u < 1 ? warmup : 0),3}: ETH {price,8:0.00} block {block}: recompute {recompute.Ms,6:0.0} ms, done at {(recompute.At == 0 ? double.NaN : Ms(t0, recompute.At)),6:0.0} ms; flagged {flagged.Length,4}{spread}; signed {probe.Signed.Count(s => probe.Flagged.ContainsKey(s.Key)),4}"));
+                Console.WriteLine(Inv($"      {string.Join(" | ", profiles)}"));
             }
 
             await keeperService.StopAsync(CancellationToken.None).ConfigureAwait(false);

@@ -24,6 +24,9 @@ public sealed partial class MarginService
 
     private Snapshot? _snapshot;
 
+    /// <summary>Where the last fast-path recompute spent its time (read, market, screen, explain, record), for the benchmark.</summary>
+    public string LastFastPathProfile { get; private set; } = string.Empty;
+
     /// <summary>
     /// The fast path: a watcher committed up to <paramref name="committed"/>, touching <paramref name="touched"/>
     /// (positions) and maybe prices. Recomputes the touched accounts, or every account when prices changed, from the
@@ -49,8 +52,10 @@ public sealed partial class MarginService
             snapshot = current
                 ? await RefreshAsync(snapshot!, touched, checkpoints, cancellationToken).ConfigureAwait(false)
                 : await ReadAllAsync(cancellationToken).ConfigureAwait(false);
+            var read = Stopwatch.GetElapsedTime(started);
 
             var market = await PrepareMarketAsync(snapshot.Rows, null, cancellationToken).ConfigureAwait(false);
+            var prepared = Stopwatch.GetElapsedTime(started);
             var targets = pricesChanged ? snapshot.Portfolios.Keys.Concat(_states.NotHealthy()).ToHashSet() : touched;
             var portfolios = new List<Core.Portfolio>(targets.Count);
             foreach (var account in targets)
@@ -63,6 +68,9 @@ public sealed partial class MarginService
             reports = await ComputeAndRecordAsync(portfolios, market, trigger, explainAtRisk: false, cancellationToken).ConfigureAwait(false);
             _snapshot = snapshot;
             LastRecomputeMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            LastFastPathProfile = string.Create(
+                System.Globalization.CultureInfo.InvariantCulture,
+                $"{(current ? "incremental" : "full")} read {read.TotalMilliseconds:0.0} ms, market {(prepared - read).TotalMilliseconds:0.0} ms, {_phases}");
             Recomputes++;
         }
         finally
@@ -87,6 +95,7 @@ public sealed partial class MarginService
             portfolios = portfolios.ConvertAll(p => enrich(p.Account, p));
         }
 
+        var started = Stopwatch.GetTimestamp();
         var selected = portfolios;
         if (portfolios.Count >= ScreenFrom)
         {
@@ -115,8 +124,10 @@ public sealed partial class MarginService
 
         // The reports in parallel (pure computation), then the state changes in parallel (one round trip each; an
         // account's own changes stay serialised by the state tracker).
+        var screened = Stopwatch.GetElapsedTime(started);
         var computedReports = new MarginReport[selected.Count];
         Parallel.For(0, selected.Count, i => computedReports[i] = MarginEngine.Compute(new MarginParameters(selected[i], market)));
+        var explained = Stopwatch.GetElapsedTime(started);
         var reports = new List<MarginReport>(computedReports);
         foreach (var report in reports)
         {
@@ -126,8 +137,13 @@ public sealed partial class MarginService
         await Parallel.ForEachAsync(
             reports, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
             async (report, ct) => await RecordAsync(report, trigger, ct).ConfigureAwait(false)).ConfigureAwait(false);
+        _phases = string.Create(
+            System.Globalization.CultureInfo.InvariantCulture,
+            $"screen {portfolios.Count} {screened.TotalMilliseconds:0.0} ms, explain {selected.Count} {(explained - screened).TotalMilliseconds:0.0} ms, record {(Stopwatch.GetElapsedTime(started) - explained).TotalMilliseconds:0.0} ms");
         return reports;
     }
+
+    private string _phases = string.Empty;
 
     private string ClassOf(decimal? health) =>
         health is not { } h ? AccountStates.Healthy : h < 1m ? AccountStates.Liquidatable : h < _flags.WarningHealth ? AccountStates.Warning : AccountStates.Healthy;
