@@ -23,10 +23,10 @@ public sealed class KeeperHostedService : BackgroundService
     private readonly ILogger _log;
     /// <summary>
     /// Liquidations in progress at once. A price crash can make thousands of accounts liquidatable in one block; each
-    /// liquidation holds database connections and RPC calls, and unbounded they exhaust the pool (and the keeper's
-    /// nonce order means little is gained beyond a few in parallel).
+    /// liquidation holds database connections and RPC calls, and unbounded they exhaust the connection pool (and more
+    /// than a few in parallel gain nothing on a small machine).
     /// </summary>
-    private const int MaxConcurrent = 8;
+    private const int MaxConcurrent = 16;
 
     private readonly ConcurrentDictionary<(ulong Chain, EvmAddress Account), byte> _inFlight = new();
     private readonly SemaphoreSlim _slots = new(MaxConcurrent, MaxConcurrent);

@@ -57,16 +57,24 @@ public sealed partial class MarginService
             var market = await PrepareMarketAsync(snapshot.Rows, null, cancellationToken).ConfigureAwait(false);
             var prepared = Stopwatch.GetElapsedTime(started);
             var targets = pricesChanged ? snapshot.Portfolios.Keys.Concat(_states.NotHealthy()).ToHashSet() : touched;
+            var sources = new Core.Portfolio?[targets.Count];
             var portfolios = new List<Core.Portfolio>(targets.Count);
             foreach (var account in targets)
             {
-                portfolios.Add(snapshot.Portfolios.TryGetValue(account, out var kept)
-                    ? Revector(kept, snapshot.Rows.Checkpoints)
-                    : Empty(account, snapshot.Rows.Checkpoints));
+                var kept = snapshot.Portfolios.GetValueOrDefault(account);
+                sources[portfolios.Count] = kept;
+
+                // Without an enricher, a kept portfolio is moved to the current checkpoints only if it gets a report.
+                portfolios.Add(kept is null ? Empty(account, snapshot.Rows.Checkpoints) : PortfolioEnricher is null ? kept : Revector(kept, snapshot.Rows.Checkpoints));
             }
 
-            reports = await ComputeAndRecordAsync(portfolios, market, trigger, explainAtRisk: false, cancellationToken).ConfigureAwait(false);
-            _snapshot = snapshot;
+            // The last screen's compiled accounts are repriced when they are the same portfolios (a price-only block):
+            // compiling 10,000 portfolios again is the larger part of a screen.
+            var reuse = snapshot.Screened is { } last && PortfolioEnricher is null && Same(last.Sources, sources) ? last.Batch : null;
+            var checkpointsNow = snapshot.Rows.Checkpoints;
+            (reports, var batch) = await ComputeAndRecordAsync(
+                portfolios, market, trigger, explainAtRisk: false, reuse, cancellationToken, PortfolioEnricher is null ? p => Revector(p, checkpointsNow) : null).ConfigureAwait(false);
+            _snapshot = snapshot with { Screened = batch is null ? null : new Screen(batch, sources) };
             LastRecomputeMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             LastFastPathProfile = string.Create(
                 System.Globalization.CultureInfo.InvariantCulture,
@@ -87,8 +95,9 @@ public sealed partial class MarginService
     /// whose state is healthy gets no report (nothing changes for it); unless <paramref name="explainAtRisk"/> (sweeps
     /// and the CLI, which list every account at risk), neither does any account whose state would not move.
     /// </summary>
-    private async Task<List<MarginReport>> ComputeAndRecordAsync(
-        List<Core.Portfolio> portfolios, RiskMarket market, string trigger, bool explainAtRisk, CancellationToken cancellationToken)
+    private async Task<(List<MarginReport> Reports, MarginBatch? Batch)> ComputeAndRecordAsync(
+        List<Core.Portfolio> portfolios, RiskMarket market, string trigger, bool explainAtRisk, MarginBatch? reuse, CancellationToken cancellationToken,
+        Func<Core.Portfolio, Core.Portfolio>? beforeReport = null)
     {
         if (PortfolioEnricher is { } enrich)
         {
@@ -97,9 +106,10 @@ public sealed partial class MarginService
 
         var started = Stopwatch.GetTimestamp();
         var selected = portfolios;
+        MarginBatch? batch = null;
         if (portfolios.Count >= ScreenFrom)
         {
-            var batch = MarginBatch.Create(portfolios, market);
+            batch = reuse?.Reprice(market) ?? MarginBatch.Create(portfolios, market);
             batch.ComputeAll();
             var headline = market.Config.HeadlineMethod;
             if (headline is MarginMethods.VarHistorical or MarginMethods.VarMonteCarlo)
@@ -126,24 +136,43 @@ public sealed partial class MarginService
         // account's own changes stay serialised by the state tracker).
         var screened = Stopwatch.GetElapsedTime(started);
         var computedReports = new MarginReport[selected.Count];
-        Parallel.For(0, selected.Count, i => computedReports[i] = MarginEngine.Compute(new MarginParameters(selected[i], market)));
+        Parallel.For(0, selected.Count, i => computedReports[i] = MarginEngine.Compute(new MarginParameters(beforeReport?.Invoke(selected[i]) ?? selected[i], market)));
         var explained = Stopwatch.GetElapsedTime(started);
-        var reports = new List<MarginReport>(computedReports);
+        // Flags first: of the changes written in parallel, those to liquidatable go out ahead of the rest.
+        var reports = computedReports.OrderBy(r => ClassOf(r.Headline.Health) == AccountStates.Liquidatable ? 0 : 1).ToList();
         foreach (var report in reports)
         {
             _latest[report.Account] = report;
         }
 
         await Parallel.ForEachAsync(
-            reports, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
+            reports, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken },
             async (report, ct) => await RecordAsync(report, trigger, ct).ConfigureAwait(false)).ConfigureAwait(false);
         _phases = string.Create(
             System.Globalization.CultureInfo.InvariantCulture,
-            $"screen {portfolios.Count} {screened.TotalMilliseconds:0.0} ms, explain {selected.Count} {(explained - screened).TotalMilliseconds:0.0} ms, record {(Stopwatch.GetElapsedTime(started) - explained).TotalMilliseconds:0.0} ms");
-        return reports;
+            $"screen {portfolios.Count}{(reuse is null ? "" : " (repriced)")} {screened.TotalMilliseconds:0.0} ms, explain {selected.Count} {(explained - screened).TotalMilliseconds:0.0} ms, record {(Stopwatch.GetElapsedTime(started) - explained).TotalMilliseconds:0.0} ms");
+        return (reports, batch);
     }
 
     private string _phases = string.Empty;
+
+    private static bool Same(Core.Portfolio?[] a, Core.Portfolio?[] b)
+    {
+        if (a.Length != b.Length)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < a.Length; i++)
+        {
+            if (!ReferenceEquals(a[i], b[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     private string ClassOf(decimal? health) =>
         health is not { } h ? AccountStates.Healthy : h < 1m ? AccountStates.Liquidatable : h < _flags.WarningHealth ? AccountStates.Warning : AccountStates.Healthy;
@@ -210,20 +239,30 @@ public sealed partial class MarginService
                 [.. rows.Perps.Where(r => !touched.Contains(r.Account)), .. perps],
                 [.. rows.Options.Where(r => !touched.Contains(r.Account)), .. options],
                 markets, series, prices, checkpoints);
-        return new Snapshot(merged, portfolios);
+        return new Snapshot(merged, portfolios, kept.Screened);
     }
 
-    /// <summary>A kept portfolio at the current checkpoints: every value of a chain is as of that chain's checkpoint.</summary>
+    /// <summary>
+    /// A kept portfolio at the current checkpoints: every value of a chain is as of that chain's checkpoint. An empty one
+    /// (see <see cref="Empty"/>) already stands at every chain's checkpoint and has no chains of its own to move.
+    /// </summary>
     private static Core.Portfolio Revector(Core.Portfolio portfolio, IReadOnlyDictionary<ChainId, BlockRef> checkpoints) =>
-        portfolio with
-        {
-            Blocks = new BlockVector(portfolio.Chains.Select(c => checkpoints.TryGetValue(c, out var at) ? at : portfolio.Blocks.For(c)!.Value)),
-        };
+        !portfolio.Chains.Any()
+            ? portfolio
+            : portfolio with
+            {
+                Blocks = new BlockVector(portfolio.Chains.Select(c => checkpoints.TryGetValue(c, out var at) ? at : portfolio.Blocks.For(c)!.Value)),
+            };
 
     /// <summary>An account with nothing left (its positions closed): computed empty at every chain's checkpoint.</summary>
     private static Core.Portfolio Empty(EvmAddress account, IReadOnlyDictionary<ChainId, BlockRef> checkpoints) =>
         new(account, [account], [], [], [], [], [], new BlockVector(checkpoints.Values));
 
-    /// <summary>The rows as of the checkpoints they were read at, and every account's assembled (not enriched) portfolio.</summary>
-    private sealed record Snapshot(StoreSnapshot Rows, Dictionary<EvmAddress, Core.Portfolio> Portfolios);
+    /// <summary>
+    /// The rows as of the checkpoints they were read at, every account's assembled (not enriched) portfolio, and the
+    /// last screen: its batch and the kept portfolios it was compiled from, in order.
+    /// </summary>
+    private sealed record Snapshot(StoreSnapshot Rows, Dictionary<EvmAddress, Core.Portfolio> Portfolios, Screen? Screened = null);
+
+    private sealed record Screen(MarginBatch Batch, Core.Portfolio?[] Sources);
 }
