@@ -31,7 +31,7 @@ namespace ChainMargin.Bench;
 /// liquidatable (committed in PostgreSQL). Signed latency = from t0 to the moment the intent store's transition to
 /// signed (the signed raw transaction stored) returned, for the accounts flagged by that update.</para>
 /// The first --warmup updates (JIT, first reads) are printed and not counted.
-/// Usage: keeper [--accounts N] [--updates N] [--poll-ms N] [--warmup N]
+/// Usage: keeper [--accounts N] [--updates N] [--poll-ms N] [--warmup N] [--at-risk-every N]
 /// </summary>
 internal static class KeeperBench
 {
@@ -43,13 +43,14 @@ internal static class KeeperBench
         var updates = Option(args, "--updates", 80);
         var pollMs = Option(args, "--poll-ms", 10);
         var warmup = Option(args, "--warmup", 4);
+        var atRiskEvery = Option(args, "--at-risk-every", 5);
         using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(30));
         var ct = cancel.Token;
 
         Console.WriteLine(Inv($"keeper: {Environment.ProcessorCount} cores; {ProcessCpu.Uptime()} at start"));
         var seedClock = Stopwatch.StartNew();
-        await using var chain = await KeeperBenchChain.SeedAsync(accounts, ct).ConfigureAwait(false);
-        Console.WriteLine(Inv($"  seeded {accounts} accounts (WETH collateral + long ETH-PERP) in {seedClock.Elapsed.TotalSeconds:0.0} s"));
+        await using var chain = await KeeperBenchChain.SeedAsync(accounts, atRiskEvery, ct).ConfigureAwait(false);
+        Console.WriteLine(Inv($"  seeded {accounts} accounts (WETH collateral + long ETH-PERP; every {atRiskEvery}th levered 1.5x-5.5x) in {seedClock.Elapsed.TotalSeconds:0.0} s"));
 
         await using var database = await BenchDatabase.CreateAsync().ConfigureAwait(false);
         var dir = Directory.CreateTempSubdirectory("cm-keeper-bench-");
@@ -87,19 +88,38 @@ internal static class KeeperBench
             var margin = provider.GetRequiredService<MarginService>();
             var statuses = provider.GetRequiredService<ChainStatusRegistry>();
             var recomputedAt = new ConcurrentQueue<(long Block, long At, double Ms, int Reports)>();
+            var profiles = new ConcurrentQueue<string>();
             margin.Recomputed += reports =>
             {
-                var block = reports.Select(r => r.Blocks.For(new ChainId(KeeperBenchChain.ChainId))?.Number ?? 0).DefaultIfEmpty().Max();
+                var block = statuses.All.Single().Indexed?.Number ?? 0;
                 recomputedAt.Enqueue((block, Stopwatch.GetTimestamp(), margin.LastRecomputeMs, reports.Count));
+                profiles.Enqueue(margin.LastFastPathProfile);
             };
 
             var indexClock = Stopwatch.StartNew();
             await watcherService.StartAsync(ct).ConfigureAwait(false);
             await keeperService.StartAsync(ct).ConfigureAwait(false);
             var (head, _) = await chain.MineAsync(ct).ConfigureAwait(false);
-            while (statuses.All.Any(s => s.Indexed is null || s.Indexed.Value.Number < head) || recomputedAt.IsEmpty || recomputedAt.Max(r => r.Block) < head)
+            var waited = Stopwatch.StartNew();
+            while (statuses.All.Any(s => s.Indexed is null || s.Indexed.Value.Number < head) || recomputedAt.IsEmpty)
             {
                 await Task.Delay(100, ct).ConfigureAwait(false);
+                if (waited.Elapsed > TimeSpan.FromSeconds(20))
+                {
+                    waited.Restart();
+                    Console.WriteLine(Inv($"  waiting: head {head}, indexed {string.Join(",", statuses.All.Select(s => s.Indexed?.Number))}, recomputed up to {(recomputedAt.IsEmpty ? -1 : recomputedAt.Max(r => r.Block))}, keeper in flight {keeperService.InFlight}"));
+                }
+            }
+
+            // The keeper works through what the initial recompute found liquidatable before anything is measured.
+            while (keeperService.InFlight > 0)
+            {
+                await Task.Delay(100, ct).ConfigureAwait(false);
+                if (waited.Elapsed > TimeSpan.FromSeconds(20))
+                {
+                    waited.Restart();
+                    Console.WriteLine(Inv($"  waiting for the keeper: {keeperService.InFlight} in flight"));
+                }
             }
 
             var known = Enumerable.Range(0, accounts).Count(i => margin.StateOf(EvmAddress.Parse(KeeperBenchChain.Trader(i))) is not null);
@@ -109,6 +129,9 @@ internal static class KeeperBench
                 throw new InvalidOperationException(Inv($"only {known} of {accounts} accounts have a state after indexing"));
             }
 
+            var self = Process.GetCurrentProcess();
+            var cpuPerUpdate = new List<double>();
+            var anvilPerUpdate = new List<double>();
             var flags = new List<double>();
             var signed = new List<double>();
             var unsigned = 0;
@@ -119,7 +142,11 @@ internal static class KeeperBench
                 price = decimal.Round(price * (u % 4 == 0 ? 1.008m : 0.992m), 2);
                 probe.Reset();
                 recomputedAt.Clear();
+                profiles.Clear();
                 await chain.QueuePriceAsync(price, ct).ConfigureAwait(false);
+                self.Refresh();
+                var cpuBefore = self.TotalProcessorTime;
+                var anvilBefore = ProcessCpu.Of(chain.Node.ProcessId);
                 var (block, t0) = await chain.MineAsync(ct).ConfigureAwait(false);
 
                 // Until the block is recomputed and every intent the keeper claimed for it is settled (dry run: skipped).
@@ -128,6 +155,15 @@ internal static class KeeperBench
                        (!recomputedAt.Any(r => r.Block >= block) || !probe.Flagged.Keys.All(a => probe.Claimed.ContainsKey(a)) || probe.Claimed.Count != probe.Settled.Count))
                 {
                     await Task.Delay(5, ct).ConfigureAwait(false);
+                }
+
+                self.Refresh();
+                var cpu = (self.TotalProcessorTime - cpuBefore).TotalMilliseconds;
+                var anvilCpu = (ProcessCpu.Of(chain.Node.ProcessId) - anvilBefore).TotalMilliseconds;
+                if (u >= 1)
+                {
+                    cpuPerUpdate.Add(cpu);
+                    anvilPerUpdate.Add(anvilCpu);
                 }
 
                 await Task.Delay(50, ct).ConfigureAwait(false);
@@ -149,7 +185,8 @@ internal static class KeeperBench
                 var updateFlags = flagged.Select(f => Ms(t0, f.Value)).Order().ToArray();
                 var spread = updateFlags.Length == 0 ? string.Empty : Inv($" (first {updateFlags[0]:0.0} ms, last {updateFlags[^1]:0.0} ms)");
                 Console.WriteLine(Inv(
-                    $"  {(u < 1 ? "warm-up" : "update ")} {u + (u < 1 ? warmup : 0),3}: ETH {price,8:0.00} block {block}: recomputed {recompute.Reports} accounts in {recompute.Ms,6:0.0} ms, done at {(recompute.At == 0 ? double.NaN : Ms(t0, recompute.At)),6:0.0} ms; flagged {flagged.Length,4}{spread}; signed {probe.Signed.Count(s => probe.Flagged.ContainsKey(s.Key)),4}"));
+                    $"  {(u < 1 ? "warm-up" : "update ")} {u + (u < 1 ? warmup : 0),3}: ETH {price,8:0.00} block {block}: recompute {recompute.Ms,6:0.0} ms, done at {(recompute.At == 0 ? double.NaN : Ms(t0, recompute.At)),6:0.0} ms; flagged {flagged.Length,4}{spread}; signed {probe.Signed.Count(s => probe.Flagged.ContainsKey(s.Key)),4}"));
+                Console.WriteLine(Inv($"      CPU ours {cpu:0} ms, anvil {anvilCpu:0} ms; {string.Join(" | ", profiles)}"));
             }
 
             await keeperService.StopAsync(CancellationToken.None).ConfigureAwait(false);
@@ -162,6 +199,7 @@ internal static class KeeperBench
 
             Console.WriteLine(Inv($"  flags {flags.Count}: p50 {Percentile(flags, 0.50):0.0} ms, p90 {Percentile(flags, 0.90):0.0} ms, p99 {Percentile(flags, 0.99):0.0} ms, max {flags.Max():0.0} ms"));
             Console.WriteLine(Inv($"  signed {signed.Count} (not signed: {unsigned}): p50 {(signed.Count == 0 ? double.NaN : Percentile(signed, 0.50)):0.0} ms, p99 {(signed.Count == 0 ? double.NaN : Percentile(signed, 0.99)):0.0} ms"));
+            Console.WriteLine(Inv($"  CPU per update (this process: watcher, store client, margin, keeper), median {Percentile(cpuPerUpdate, 0.5):0} ms, p90 {Percentile(cpuPerUpdate, 0.9):0} ms; anvil median {Percentile(anvilPerUpdate, 0.5):0} ms"));
             Console.WriteLine(Inv($"  {ProcessCpu.Uptime()} at end"));
             Console.WriteLine(Inv($"keeper: accounts={accounts} flag_p50_ms={Percentile(flags, 0.50):0} flag_p99_ms={Percentile(flags, 0.99):0} signed_p50_ms={(signed.Count == 0 ? -1 : Percentile(signed, 0.50)):0}"));
             return 0;

@@ -36,7 +36,7 @@ internal sealed class KeeperBenchChain : IAsyncDisposable
 
     public Uri Rpc { get; }
 
-    public static async Task<KeeperBenchChain> SeedAsync(int accounts, CancellationToken cancellationToken)
+    public static async Task<KeeperBenchChain> SeedAsync(int accounts, int atRiskEvery, CancellationToken cancellationToken)
     {
         var node = await AnvilNode.StartAsync(ChainId, extraArgs: "--auto-impersonate", cancellationToken: cancellationToken).ConfigureAwait(false);
         try
@@ -57,7 +57,7 @@ internal sealed class KeeperBenchChain : IAsyncDisposable
                 for (var k = 0; k < slice.Length; k++)
                 {
                     var i = from + k;
-                    var (collateral, size) = Position(i);
+                    var (collateral, size) = Position(i, atRiskEvery);
                     batch.Add(Send(slice[k], protocol.Weth, new MintFunction { To = slice[k], Amount = collateral }.GetCallData().ToHex(true), 0, 200_000));
                     batch.Add(Send(slice[k], protocol.Weth, new ApproveFunction { Spender = protocol.Vault, Amount = collateral }.GetCallData().ToHex(true), 1, 200_000));
                     batch.Add(Send(slice[k], protocol.Vault, new DepositFunction { Token = protocol.Weth, Amount = collateral }.GetCallData().ToHex(true), 2, 300_000));
@@ -85,13 +85,15 @@ internal sealed class KeeperBenchChain : IAsyncDisposable
     }
 
     /// <summary>
-    /// Trader i's WETH collateral and long ETH-PERP size (18 decimals). Every fifth trader is levered 2x to 6x (its
-    /// liquidation price lies between roughly 2,000 and 2,600 USD); the others 0.2x to 1x (safe on the benchmark's path).
+    /// Trader i's WETH collateral and long ETH-PERP size (18 decimals). Every <paramref name="atRiskEvery"/>-th trader is levered 1.5x to 5.5x: under
+    /// portfolio margin (the worst loss of a -15% spot move) such an account falls below maintenance once ETH is under
+    /// about L x 3000 / (0.85 (1 + L)), i.e. between about 2,100 and 2,950 USD, along the benchmark's price path. The
+    /// others are 0.2x to 1x and stay safe on it.
     /// </summary>
-    public static (BigInteger Collateral, BigInteger Size) Position(int i)
+    public static (BigInteger Collateral, BigInteger Size) Position(int i, int atRiskEvery)
     {
         var collateral = BigInteger.Pow(10, 18) * (1 + (i % 7));
-        var leverageBps = i % 5 == 0 ? 20_000 + ((i / 5) * 7919 % 40_000) : 2_000 + (i * 31 % 8_000);
+        var leverageBps = i % atRiskEvery == 0 ? 15_000 + ((i / atRiskEvery) * 7919 % 40_000) : 2_000 + (i * 31 % 8_000);
         return (collateral, collateral * leverageBps / 10_000);
     }
 

@@ -9,7 +9,8 @@ namespace ChainMargin.Host.Composition;
 /// <summary>Builds the web application: API, Hangfire server and dashboard, watchers.</summary>
 public static class AppFactory
 {
-    public static WebApplication Build(string[] args, string? chainsFile = null)
+    /// <param name="logging">Adds to the logging set up here (tests add a provider that keeps every line).</param>
+    public static WebApplication Build(string[] args, string? chainsFile = null, Action<ILoggingBuilder>? logging = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
@@ -29,6 +30,7 @@ public static class AppFactory
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Hangfire", LogLevel.Warning);
         builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
+        logging?.Invoke(builder.Logging);
         builder.WebHost.UseUrls(builder.Configuration["Api:Urls"] ?? "http://127.0.0.1:5080");
         builder.Services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
         builder.Services.AddProblemDetails();

@@ -21,7 +21,15 @@ public sealed class KeeperHostedService : BackgroundService
     private readonly KeeperService _keeper;
     private readonly IServiceProvider _services;
     private readonly ILogger _log;
-    private readonly ConcurrentDictionary<(ulong Chain, EvmAddress Account), Task> _inFlight = new();
+    /// <summary>
+    /// Liquidations in progress at once. A price crash can make thousands of accounts liquidatable in one block; each
+    /// liquidation holds database connections and RPC calls, and unbounded they exhaust the connection pool (and more
+    /// than a few in parallel gain nothing on a small machine).
+    /// </summary>
+    private const int MaxConcurrent = 16;
+
+    private readonly ConcurrentDictionary<(ulong Chain, EvmAddress Account), byte> _inFlight = new();
+    private readonly SemaphoreSlim _slots = new(MaxConcurrent, MaxConcurrent);
 
     public KeeperHostedService(IOptions<KeeperOptions> options, MarginService margin, KeeperService keeper, IServiceProvider services, ILogger<KeeperHostedService> log)
     {
@@ -35,6 +43,15 @@ public sealed class KeeperHostedService : BackgroundService
 
     /// <summary>Liquidations started by this service, for metrics and tests.</summary>
     public long Started { get; private set; }
+
+    /// <summary>Liquidations dispatched and not finished (waiting for a slot or running).</summary>
+    public int InFlight => _inFlight.Count;
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        _slots.Dispose();
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -87,18 +104,22 @@ public sealed class KeeperHostedService : BackgroundService
 
             foreach (var candidate in LiquidationCandidate.FromReport(report))
             {
+                // Added before the task starts, so a fast task cannot remove its key before it is there.
                 var key = (candidate.Chain.Value, candidate.Account);
-                if (_inFlight.ContainsKey(key))
+                if (!_inFlight.TryAdd(key, 0))
                 {
                     continue;
                 }
 
                 Started++;
-                _inFlight[key] = Task.Run(
+                _ = Task.Run(
                     async () =>
                     {
+                        var slot = false;
                         try
                         {
+                            await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+                            slot = true;
                             await _keeper.ProcessAsync(candidate, cancellationToken).ConfigureAwait(false);
                         }
                         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -110,6 +131,11 @@ public sealed class KeeperHostedService : BackgroundService
                         }
                         finally
                         {
+                            if (slot)
+                            {
+                                _slots.Release();
+                            }
+
                             _inFlight.TryRemove(key, out _);
                         }
                     },

@@ -24,6 +24,9 @@ public sealed partial class MarginService
 
     private Snapshot? _snapshot;
 
+    /// <summary>Where the last fast-path recompute spent its time (read, market, screen, explain, record), for the benchmark.</summary>
+    public string LastFastPathProfile { get; private set; } = string.Empty;
+
     /// <summary>
     /// The fast path: a watcher committed up to <paramref name="committed"/>, touching <paramref name="touched"/>
     /// (positions) and maybe prices. Recomputes the touched accounts, or every account when prices changed, from the
@@ -53,24 +56,37 @@ public sealed partial class MarginService
             snapshot = current
                 ? await RefreshAsync(snapshot!, touched, checkpoints, cancellationToken).ConfigureAwait(false)
                 : await ReadAllAsync(groups, cancellationToken).ConfigureAwait(false);
+            var read = Stopwatch.GetElapsedTime(started);
 
             var market = await PrepareMarketAsync(snapshot.Rows, snapshot.Decimals, null, cancellationToken).ConfigureAwait(false);
+            var prepared = Stopwatch.GetElapsedTime(started);
 
             // Accounts only a venue knows (Aave-only users) have no kept portfolio: the enricher fills an empty one.
             var targets = pricesChanged
                 ? snapshot.Portfolios.Keys.Concat(_states.NotHealthy()).Concat(VenueAccounts?.Invoke() ?? []).Select(groups.AccountOf).ToHashSet()
                 : touched.Select(groups.AccountOf).ToHashSet();
+            var sources = new Core.Portfolio?[targets.Count];
             var portfolios = new List<Core.Portfolio>(targets.Count);
             foreach (var account in targets)
             {
-                portfolios.Add(snapshot.Portfolios.TryGetValue(account, out var kept)
-                    ? Revector(kept, snapshot.Rows.Checkpoints)
-                    : Empty(account, groups, snapshot.Rows.Checkpoints));
+                var kept = snapshot.Portfolios.GetValueOrDefault(account);
+                sources[portfolios.Count] = kept;
+
+                // Without an enricher, a kept portfolio is moved to the current checkpoints only if it gets a report.
+                portfolios.Add(kept is null ? Empty(account, groups, snapshot.Rows.Checkpoints) : PortfolioEnricher is null ? kept : Revector(kept, snapshot.Rows.Checkpoints));
             }
 
-            reports = await ComputeAndRecordAsync(portfolios, market, trigger, explainAtRisk: false, cancellationToken).ConfigureAwait(false);
-            _snapshot = snapshot;
+            // The last screen's compiled accounts are repriced when they are the same portfolios (a price-only block):
+            // compiling 10,000 portfolios again is the larger part of a screen.
+            var reuse = snapshot.Screened is { } last && PortfolioEnricher is null && Same(last.Sources, sources) ? last.Batch : null;
+            var checkpointsNow = snapshot.Rows.Checkpoints;
+            (reports, var batch) = await ComputeAndRecordAsync(
+                portfolios, market, trigger, explainAtRisk: false, reuse, cancellationToken, PortfolioEnricher is null ? p => Revector(p, checkpointsNow) : null).ConfigureAwait(false);
+            _snapshot = snapshot with { Screened = batch is null ? null : new Screen(batch, sources) };
             LastRecomputeMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            LastFastPathProfile = string.Create(
+                System.Globalization.CultureInfo.InvariantCulture,
+                $"{(current ? "incremental" : "full")} read {read.TotalMilliseconds:0.0} ms, market {(prepared - read).TotalMilliseconds:0.0} ms, {_phases}");
             Recomputes++;
         }
         finally
@@ -87,8 +103,9 @@ public sealed partial class MarginService
     /// whose state is healthy gets no report (nothing changes for it); unless <paramref name="explainAtRisk"/> (sweeps
     /// and the CLI, which list every account at risk), neither does any account whose state would not move.
     /// </summary>
-    private async Task<List<MarginReport>> ComputeAndRecordAsync(
-        List<Core.Portfolio> portfolios, RiskMarket market, string trigger, bool explainAtRisk, CancellationToken cancellationToken)
+    private async Task<(List<MarginReport> Reports, MarginBatch? Batch)> ComputeAndRecordAsync(
+        List<Core.Portfolio> portfolios, RiskMarket market, string trigger, bool explainAtRisk, MarginBatch? reuse, CancellationToken cancellationToken,
+        Func<Core.Portfolio, Core.Portfolio>? beforeReport = null)
     {
         if (PortfolioEnricher is { } enrich)
         {
@@ -100,10 +117,12 @@ public sealed partial class MarginService
             _venueHealth[portfolio.Account] = portfolio.VenueHealth;
         }
 
+        var started = Stopwatch.GetTimestamp();
         var selected = portfolios;
+        MarginBatch? batch = null;
         if (portfolios.Count >= ScreenFrom)
         {
-            var batch = MarginBatch.Create(portfolios, market);
+            batch = reuse?.Reprice(market) ?? MarginBatch.Create(portfolios, market);
             batch.ComputeAll();
             var headline = market.Config.HeadlineMethod;
             if (headline is MarginMethods.VarHistorical or MarginMethods.VarMonteCarlo)
@@ -129,18 +148,44 @@ public sealed partial class MarginService
 
         // The reports in parallel (pure computation), then the state changes in parallel (one round trip each; an
         // account's own changes stay serialised by the state tracker).
+        var screened = Stopwatch.GetElapsedTime(started);
         var computedReports = new MarginReport[selected.Count];
-        Parallel.For(0, selected.Count, i => computedReports[i] = MarginEngine.Compute(new MarginParameters(selected[i], market)));
-        var reports = new List<MarginReport>(computedReports);
+        Parallel.For(0, selected.Count, i => computedReports[i] = MarginEngine.Compute(new MarginParameters(beforeReport?.Invoke(selected[i]) ?? selected[i], market)));
+        var explained = Stopwatch.GetElapsedTime(started);
+        // Flags first: of the changes written in parallel, those to liquidatable go out ahead of the rest.
+        var reports = computedReports.OrderBy(r => ClassOf(r.Headline.Health) == AccountStates.Liquidatable ? 0 : 1).ToList();
         foreach (var report in reports)
         {
             _latest[report.Account] = report;
         }
 
         await Parallel.ForEachAsync(
-            reports, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
+            reports, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken },
             async (report, ct) => await RecordAsync(report, trigger, ct).ConfigureAwait(false)).ConfigureAwait(false);
-        return reports;
+        _phases = string.Create(
+            System.Globalization.CultureInfo.InvariantCulture,
+            $"screen {portfolios.Count}{(reuse is null ? "" : " (repriced)")} {screened.TotalMilliseconds:0.0} ms, explain {selected.Count} {(explained - screened).TotalMilliseconds:0.0} ms, record {(Stopwatch.GetElapsedTime(started) - explained).TotalMilliseconds:0.0} ms");
+        return (reports, batch);
+    }
+
+    private string _phases = string.Empty;
+
+    private static bool Same(Core.Portfolio?[] a, Core.Portfolio?[] b)
+    {
+        if (a.Length != b.Length)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < a.Length; i++)
+        {
+            if (!ReferenceEquals(a[i], b[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static string Worst(string a, string b) => Severity(b) > Severity(a) ? b : a;
@@ -217,24 +262,36 @@ public sealed partial class MarginService
                 [.. rows.Perps.Where(r => !addresses.Contains(r.Account)), .. perps],
                 [.. rows.Options.Where(r => !addresses.Contains(r.Account)), .. options],
                 markets, series, prices, checkpoints);
-        return new Snapshot(merged, portfolios, groups, decimals);
+        return new Snapshot(merged, portfolios, groups, decimals, kept.Screened);
     }
 
-    /// <summary>A kept portfolio at the current checkpoints: every value of a chain is as of that chain's checkpoint.</summary>
+    /// <summary>
+    /// A kept portfolio at the current checkpoints: every value of a chain is as of that chain's checkpoint. An empty one
+    /// (see <see cref="Empty"/>) already stands at every chain's checkpoint and has no chains of its own to move.
+    /// </summary>
     private static Core.Portfolio Revector(Core.Portfolio portfolio, IReadOnlyDictionary<ChainId, BlockRef> checkpoints) =>
-        portfolio with
-        {
-            Blocks = new BlockVector(portfolio.Chains.Select(c => checkpoints.TryGetValue(c, out var at) ? at : portfolio.Blocks.For(c)!.Value)),
-        };
+        !portfolio.Chains.Any()
+            ? portfolio
+            : portfolio with
+            {
+                Blocks = new BlockVector(portfolio.Chains.Select(c => checkpoints.TryGetValue(c, out var at) ? at : portfolio.Blocks.For(c)!.Value)),
+            };
 
     /// <summary>An account with nothing left (its positions closed): computed empty at every chain's checkpoint.</summary>
     private static Core.Portfolio Empty(EvmAddress account, AccountGroups groups, IReadOnlyDictionary<ChainId, BlockRef> checkpoints) =>
         new(account, groups.AddressesOf(account), [], [], [], [], [], new BlockVector(checkpoints.Values));
 
-    /// <summary>The rows as of the checkpoints they were read at, and every account's assembled (not enriched) portfolio.</summary>
+    /// <summary>
+    /// The rows as of the checkpoints they were read at, every account's assembled (not enriched) portfolio, the account
+    /// groups and feed decimals they were assembled with, and the last screen: its batch and the kept portfolios it was
+    /// compiled from, in order.
+    /// </summary>
     private sealed record Snapshot(
         StoreSnapshot Rows,
         Dictionary<EvmAddress, Core.Portfolio> Portfolios,
         AccountGroups Groups,
-        IReadOnlyDictionary<(ChainId, EvmAddress), FeedDecimals>? Decimals);
+        IReadOnlyDictionary<(ChainId, EvmAddress), FeedDecimals>? Decimals,
+        Screen? Screened = null);
+
+    private sealed record Screen(MarginBatch Batch, Core.Portfolio?[] Sources);
 }

@@ -252,7 +252,7 @@ public sealed partial class MarginService : IDisposable
                 portfolios = all;
             }
 
-            reports = await ComputeAndRecordAsync([.. portfolios.Values], market, trigger, explainAtRisk: true, cancellationToken).ConfigureAwait(false);
+            (reports, _) = await ComputeAndRecordAsync([.. portfolios.Values], market, trigger, explainAtRisk: true, reuse: null, cancellationToken).ConfigureAwait(false);
 
             LastRecomputeMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             Recomputes++;

@@ -263,7 +263,11 @@ public sealed partial class KeeperService : IDisposable
             return (await _store.GetAsync(intent.Key, cancellationToken).ConfigureAwait(false))!;
         }
 
-        var nonce = await context.Nonces.NextAsync(cancellationToken).ConfigureAwait(false);
+        // A dry run signs with the nonce it would use without taking it: nothing is sent, so the count stays right and
+        // dry-run liquidations do not queue behind one another for a nonce read from the node.
+        var nonce = _options.DryRun
+            ? await context.Nonces.PeekAsync(cancellationToken).ConfigureAwait(false)
+            : await context.Nonces.NextAsync(cancellationToken).ConfigureAwait(false);
         var (raw, hash) = Sign(context, nonce, priority, maxFee, gas, data, chain.Liquidator);
         var signedChange = new IntentChange
         {
@@ -275,15 +279,17 @@ public sealed partial class KeeperService : IDisposable
         };
         if (!await _store.TransitionAsync(intent.Id, IntentStates.Simulated, IntentStates.Signed, signedChange, null, cancellationToken).ConfigureAwait(false))
         {
-            context.Nonces.Resync();
+            if (!_options.DryRun)
+            {
+                context.Nonces.Resync();
+            }
+
             return (await _store.GetAsync(intent.Key, cancellationToken).ConfigureAwait(false))!;
         }
 
         if (_options.DryRun)
         {
-            // The signed transaction stays in the intent as the record of what would have been sent; its nonce was
-            // never used, so the next one is read from the node again.
-            context.Nonces.Resync();
+            // The signed transaction stays in the intent as the record of what would have been sent.
             _log.LogInformation("keeper (dry run): would liquidate {Account} on chain {Chain} with transaction {Hash}", candidate.Account, chain.ChainId, hash);
             return await NotifyAsync(await SkipAsync(intent, IntentStates.Signed, DryRunReason, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
         }

@@ -37,6 +37,21 @@ public sealed class NonceManager : IDisposable
         }
     }
 
+    /// <summary>The nonce <see cref="NextAsync"/> would hand out, without taking it (a dry run signs with it).</summary>
+    public async Task<BigInteger> PeekAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _next ??= await _rpc.PendingNonceAsync(_address, cancellationToken).ConfigureAwait(false);
+            return _next.Value;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     /// <summary>Forgets the local count: the next nonce is read from the node again.</summary>
     public void Resync()
     {

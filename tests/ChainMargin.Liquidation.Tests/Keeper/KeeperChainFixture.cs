@@ -49,11 +49,11 @@ public sealed class KeeperChainFixture : AnvilProtocolFixture
     }
 
     /// <summary>A keeper over its own connection pool to the shared database, as a separate process would have.</summary>
-    public (KeeperService Keeper, PostgresIntentStore Store) NewKeeper(KeeperOptions options, IKeeperKeySource keys, CapturingLogger logs)
+    public (KeeperService Keeper, PostgresIntentStore Store) NewKeeper(KeeperOptions options, IKeeperKeySource keys, CapturingLogger logs, TimeProvider? time = null)
     {
         var store = new PostgresIntentStore(Postgres.ConnectionString, TimeProvider.System);
         var keeper = new KeeperService(
-            options, [new KeeperChain(Chain, RpcUrl, Protocol.Liquidator)], store, keys, TimeProvider.System, logs.For<KeeperService>());
+            options, [new KeeperChain(Chain, RpcUrl, Protocol.Liquidator)], store, keys, time ?? TimeProvider.System, logs.For<KeeperService>());
         return (keeper, store);
     }
 

@@ -12,6 +12,7 @@ using ChainMargin.Storage.Intents;
 using ChainMargin.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace ChainMargin.Liquidation.Tests.Keeper;
@@ -51,7 +52,7 @@ public sealed class KeeperPipelineTests : IAsyncLifetime
             $"--Storage:ConnectionString={_postgres.ConnectionString}",
             "--Margin:FastPath=true",
             "--Margin:SweepCron=0 0 1 1 *",
-        ], Path.Combine(_dir, "chains.json"));
+        ], Path.Combine(_dir, "chains.json"), logging: b => b.AddProvider(_logs.Provider));
         await _app.StartAsync();
     }
 
@@ -135,6 +136,8 @@ public sealed class KeeperPipelineTests : IAsyncLifetime
         Assert.Empty(await web3.Eth.GetContractQueryHandler<OpenMarketsFunction>()
             .QueryAsync<List<BigInteger>>(protocol.PerpMarket, new OpenMarketsFunction { Account = Trader.Address }));
         Assert.Equal(1, runner.Started);
+        // Every line the service logged in the run (watcher, margin service, Hangfire, keeper): no key material.
+        Assert.Contains(_logs.Lines, l => l.Contains("ChainMargin.Liquidation.Flagging.MarginService", StringComparison.Ordinal));
         _logs.AssertNoKeyMaterial(DevAccounts.RiskSigner.PrivateKey, DevAccounts.Keeper.PrivateKey);
     }
 

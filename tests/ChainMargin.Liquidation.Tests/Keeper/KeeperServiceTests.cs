@@ -252,6 +252,64 @@ public sealed class KeeperServiceTests(KeeperChainFixture chain) : IClassFixture
     }
 
     [Fact]
+    public async Task ProcessAsync_AttestationPastItsDeadlineOnChain_RejectedByTheSimulationAndNotSent()
+    {
+        var trader = DevAccounts.Traders[2];
+        await chain.OpenPositionsAsync(trader);
+        var candidate = await chain.CandidateAsync(trader);
+        var nonceBefore = await chain.NonceAsync(DevAccounts.Keeper.Address);
+
+        // The keeper's clock is an hour behind the chain's: the deadline it signs (its now + 120 s) has passed on-chain.
+        var (keeper, _) = chain.NewKeeper(Live, FixedKeys.Devnet, _logs, new ShiftedClock(TimeSpan.FromHours(-1)));
+        using (keeper)
+        {
+            var intent = await keeper.ProcessAsync(candidate, default);
+
+            Assert.Equal((IntentStates.Failed, "simulation reverted: expired"), (intent!.State, intent.Reason));
+            Assert.Null(intent.RawTx);
+            Assert.Equal(0, keeper.Broadcasts);
+        }
+
+        Assert.Equal(nonceBefore, await chain.NonceAsync(DevAccounts.Keeper.Address));
+        Assert.NotEmpty(await chain.OpenMarketsAsync(trader.Address));
+        _logs.AssertNoKeyMaterial(Keys);
+    }
+
+    [Fact]
+    public async Task Liquidate_TheKeepersMinedAttestationReplayed_RevertsOnChainAndSeizesNothing()
+    {
+        var trader = DevAccounts.Traders[1];
+        await chain.OpenPositionsAsync(trader);
+        var (keeper, _) = chain.NewKeeper(Live, FixedKeys.Devnet, _logs);
+        LiquidationIntent mined;
+        using (keeper)
+        {
+            mined = (await keeper.ProcessAsync(await chain.CandidateAsync(trader), default))!;
+        }
+
+        Assert.Equal(IntentStates.Mined, mined.State);
+        Assert.Equal(0, await chain.VaultBalanceAsync(trader.Address, chain.Protocol.Weth));
+
+        // The account holds positions again; the keeper's own attestation and signature, sent again by someone else.
+        await chain.OpenPositionsAsync(trader);
+        var data = ((Nethereum.Model.Transaction1559)Nethereum.Model.TransactionFactory.CreateTransaction(mined.RawTx!)).Data;
+        data = data.StartsWith("0x", StringComparison.Ordinal) ? data : "0x" + data;
+        var replayer = DevAccounts.InsuranceFund;
+        using var rpc = new KeeperRpc(chain.RpcUrl);
+        var simulated = await Assert.ThrowsAsync<RpcErrorException>(() => rpc.EthCallAsync(replayer.Address, chain.Protocol.Liquidator, data, default));
+        Assert.Equal("replayed", simulated.RevertReason);
+
+        var web3 = new Nethereum.Web3.Web3(new Nethereum.Web3.Accounts.Account(replayer.PrivateKey, KeeperChainFixture.Chain), chain.RpcUrl);
+        var receipt = await web3.Eth.TransactionManager.SendTransactionAndWaitForReceiptAsync(new Nethereum.RPC.Eth.DTOs.TransactionInput(
+            data, chain.Protocol.Liquidator, replayer.Address, new Nethereum.Hex.HexTypes.HexBigInteger(600_000), new Nethereum.Hex.HexTypes.HexBigInteger(0)));
+
+        Assert.Equal(0, (int)receipt.Status.Value);
+        Assert.Equal(System.Numerics.BigInteger.Pow(10, 18) * 4, await chain.VaultBalanceAsync(trader.Address, chain.Protocol.Weth));
+        Assert.NotEmpty(await chain.OpenMarketsAsync(trader.Address));
+        _logs.AssertNoKeyMaterial(Keys);
+    }
+
+    [Fact]
     public void SigningKey_PrintsItsAddressOnly()
     {
         var key = new SigningKey(DevAccounts.Keeper.PrivateKey);
@@ -259,4 +317,10 @@ public sealed class KeeperServiceTests(KeeperChainFixture chain) : IClassFixture
         var bad = Assert.Throws<FormatException>(() => new SigningKey("0x1234zz"));
         Assert.DoesNotContain("1234zz", bad.Message, StringComparison.Ordinal);
     }
+}
+
+/// <summary>The system clock moved by a fixed amount (a keeper whose clock disagrees with the chain's).</summary>
+internal sealed class ShiftedClock(TimeSpan shift) : TimeProvider
+{
+    public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + shift;
 }
