@@ -123,7 +123,10 @@ public static class MarginEngine
             valuesKnown: computed);
     }
 
-    /// <summary>Mark equity per leg as the statistical methods count it (weighted collateral, full option value).</summary>
+    /// <summary>
+    /// Mark equity per leg as the statistical methods count it (weighted collateral, full option value). Options at the
+    /// low spot, as <see cref="VarKernel"/> values them, so these positions add up to the VaR methods' equity.
+    /// </summary>
     private static void MarginKernelEquity(ReadOnlySpan<Leg> legs, AssetState[] assets, SeriesState[] series, Span<double> equity)
     {
         for (var i = 0; i < legs.Length; i++)

@@ -215,6 +215,7 @@ internal static class MarginKernel
     /// Standard rules: collateral x price x weight, debts and perp P&amp;L in full, long options at a haircut. Perps are
     /// margined on the net size per underlying (one canonical asset whatever the chain) with size tiers; short options by
     /// the SPAN-style minimum plus mark; debts by a fraction. Dynamic scales every fraction by the asset's vol scale.
+    /// An option leg takes the spot and value of the side of a disagreeing price worse for its holder.
     /// </summary>
     private static MethodNumbers StandardRules(
         ReadOnlySpan<Leg> legs, AssetState[] assets, SeriesState[] series, RiskMarket market, bool dynamic, KernelScratch scratch,
@@ -252,15 +253,19 @@ internal static class MarginKernel
                     scratch.GroupNet[g] += leg.Qty;
                     break;
                 default:
+                    // The side of a disagreeing price that is worse for the holder: its spot and value throughout.
                     var s = series[leg.Series];
-                    var value = leg.Qty * s.Value;
+                    var high = s.AtHigh(leg.Qty);
+                    var optionSpot = high ? asset.SpotHigh : spot;
+                    var optionValue = high ? s.ValueHigh : s.Value;
+                    var value = leg.Qty * optionValue;
                     equity = value > 0 ? value * (1 - haircut) : value;
                     if (leg.Qty < 0)
                     {
-                        var otm = s.IsCall ? Math.Max(0, s.Strike - spot) : Math.Max(0, spot - s.Strike);
+                        var otm = s.IsCall ? Math.Max(0, s.Strike - optionSpot) : Math.Max(0, optionSpot - s.Strike);
                         var units = -leg.Qty;
-                        requirement = units * (Math.Max((mA * scale * spot) - otm, mB * scale * spot) + s.Value);
-                        result.Initial += units * (Math.Max((iA * scale * spot) - otm, iB * scale * spot) + s.Value);
+                        requirement = units * (Math.Max((mA * scale * optionSpot) - otm, mB * scale * optionSpot) + optionValue);
+                        result.Initial += units * (Math.Max((iA * scale * optionSpot) - otm, iB * scale * optionSpot) + optionValue);
                     }
 
                     break;
@@ -320,7 +325,8 @@ internal static class MarginKernel
     /// <summary>
     /// Portfolio margin: every underlying (collateral and debts in it included) fully revalued over spot x vol shocks;
     /// requirement = sum over underlyings of the worst loss, plus contingencies for uncovered short options and for
-    /// perps hedged across venues (basis). Stable assets are not shocked. Options count at full mark value.
+    /// perps hedged across venues (basis). Stable assets are not shocked. Options count at full mark value, each leg's
+    /// value and grid taken at the side of a disagreeing price worse for its holder (the grid shocks that side's spot).
     /// </summary>
     private static MethodNumbers PortfolioGrid(
         ReadOnlySpan<Leg> legs, AssetState[] assets, SeriesState[] series, RiskMarket market, KernelScratch scratch,
@@ -368,10 +374,11 @@ internal static class MarginKernel
                     break;
                 default:
                     var s = series[leg.Series];
-                    equity = leg.Qty * s.Value;
-                    var grid = s.Grid;
                     var q = leg.Qty;
-                    var v0 = s.Value;
+                    var high = s.AtHigh(q);
+                    var grid = high ? s.GridHigh : s.Grid;
+                    var v0 = high ? s.ValueHigh : s.Value;
+                    equity = q * v0;
                     var loss = scratch.Loss.AsSpan(g * scenarios, scenarios);
                     if (!scratch.GroupHasGrid[g])
                     {
@@ -472,7 +479,7 @@ internal static class MarginKernel
                     {
                         share = leg.Kind switch
                         {
-                            LegKind.Option => -leg.Qty * (series[leg.Series].Grid[worstIndex] - series[leg.Series].Value),
+                            LegKind.Option => -leg.Qty * OptionMove(series[leg.Series], leg.Qty, worstIndex),
                             LegKind.Perp => -leg.Qty * asset.Mark(leg.Qty) * shock,
                             _ => asset.Stable ? 0 : -leg.Qty * asset.Mark(leg.Qty) * leg.Weight * shock,
                         };
@@ -527,7 +534,7 @@ internal static class MarginKernel
                     var shock = market.SpotShocks[k % market.SpotShocks.Length];
                     result[g][k] -= leg.Kind switch
                     {
-                        LegKind.Option => leg.Qty * (series[leg.Series].Grid[k] - series[leg.Series].Value),
+                        LegKind.Option => leg.Qty * OptionMove(series[leg.Series], leg.Qty, k),
                         LegKind.Perp => leg.Qty * asset.Mark(leg.Qty) * shock,
                         _ => asset.Stable ? 0 : leg.Qty * asset.Mark(leg.Qty) * leg.Weight * shock,
                     };
@@ -537,6 +544,10 @@ internal static class MarginKernel
 
         return result;
     }
+
+    /// <summary>A leg's per-unit value change in grid scenario k, on the side of the price it is valued at.</summary>
+    private static double OptionMove(SeriesState s, double qty, int k) =>
+        s.AtHigh(qty) ? s.GridHigh[k] - s.ValueHigh : s.Grid[k] - s.Value;
 
     private static int FindGroup(int[] groupAsset, ref int groups, int asset, KernelScratch scratch)
     {

@@ -286,7 +286,11 @@ internal sealed class AssetState
     };
 }
 
-/// <summary>An option series (per unit of underlying) valued now and over the whole spot x vol grid, once per update.</summary>
+/// <summary>
+/// An option series (per unit of underlying) valued now and over the whole spot x vol grid, once per update. When the
+/// chains disagree on the underlying's price the series is also valued at the high spot, so each leg can be taken at
+/// the side that is worse for its holder; when they agree both sides are the same arrays.
+/// </summary>
 internal sealed class SeriesState
 {
     public required int Asset { get; init; }
@@ -299,42 +303,77 @@ internal sealed class SeriesState
 
     public required bool Priced { get; init; }
 
+    /// <summary>The value at the low spot. The Greeks are at the low spot too (the VaR kernels use them).</summary>
     public required double Value { get; init; }
+
+    /// <summary>The value at the high spot; equal to <see cref="Value"/> when the chains agree.</summary>
+    public required double ValueHigh { get; init; }
 
     public required double Delta { get; init; }
 
     public required double Gamma { get; init; }
 
-    /// <summary>Values at grid scenario k = volIndex * spotSteps + spotIndex.</summary>
+    /// <summary>Values at grid scenario k = volIndex * spotSteps + spotIndex, shocks applied to the low spot.</summary>
     public required double[] Grid { get; init; }
+
+    /// <summary>The grid around the high spot; the same array as <see cref="Grid"/> when the chains agree.</summary>
+    public required double[] GridHigh { get; init; }
+
+    /// <summary>
+    /// Whether a leg of this size is valued at the high spot: the side where q x V is lower. A call is worth more at
+    /// the higher spot and a put less, so a short call and a long put take the high side, a long call and a short put
+    /// the low. Decided by sign and type rather than by comparing values, so a far out-of-the-money short call (value
+    /// zero at both sides) still gets the SPAN requirement at the high spot.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public bool AtHigh(double qty) => IsCall ? qty < 0 : qty > 0;
 
     public static SeriesState Create(AssetState asset, int assetIndex, double strike, double years, bool isCall, RiskMarket market)
     {
         var grid = new double[market.ScenarioCount];
         if (!asset.HasPrice || !asset.HasVol || !(strike > 0) || !double.IsFinite(strike))
         {
-            return new SeriesState { Asset = assetIndex, Strike = strike, Years = years, IsCall = isCall, Priced = false, Value = 0, Delta = 0, Gamma = 0, Grid = grid };
+            return new SeriesState
+            {
+                Asset = assetIndex, Strike = strike, Years = years, IsCall = isCall, Priced = false, Value = 0, ValueHigh = 0,
+                Delta = 0, Gamma = 0, Grid = grid, GridHigh = grid,
+            };
         }
 
         var rate = market.Config.Options.RiskFreeRate;
-        var spots = new double[market.SpotShocks.Length];
-        for (var i = 0; i < spots.Length; i++)
-        {
-            spots[i] = asset.Spot * (1 + market.SpotShocks[i]);
-        }
-
         var vols = new double[market.VolShocks.Length];
         for (var j = 0; j < vols.Length; j++)
         {
             vols[j] = Math.Max(market.Config.Options.MinVolatility, asset.Vol * (1 + market.VolShocks[j]));
         }
 
-        BlackScholes.PriceGrid(isCall, spots, vols, strike, years, rate, grid);
+        var spots = new double[market.SpotShocks.Length];
+        PriceAround(asset.Spot, isCall, spots, vols, strike, years, rate, market, grid);
         var greeks = BlackScholes.Greeks(isCall, asset.Spot, strike, years, asset.Vol, rate);
+        var gridHigh = grid;
+        var valueHigh = greeks.Value;
+        if (asset.SpotHigh != asset.Spot)
+        {
+            gridHigh = new double[market.ScenarioCount];
+            PriceAround(asset.SpotHigh, isCall, spots, vols, strike, years, rate, market, gridHigh);
+            valueHigh = BlackScholes.Price(isCall, asset.SpotHigh, strike, years, asset.Vol, rate);
+        }
+
         return new SeriesState
         {
             Asset = assetIndex, Strike = strike, Years = years, IsCall = isCall, Priced = true,
-            Value = greeks.Value, Delta = greeks.Delta, Gamma = greeks.Gamma, Grid = grid,
+            Value = greeks.Value, ValueHigh = valueHigh, Delta = greeks.Delta, Gamma = greeks.Gamma, Grid = grid, GridHigh = gridHigh,
         };
+    }
+
+    private static void PriceAround(
+        double spot, bool isCall, double[] spots, double[] vols, double strike, double years, double rate, RiskMarket market, double[] grid)
+    {
+        for (var i = 0; i < spots.Length; i++)
+        {
+            spots[i] = spot * (1 + market.SpotShocks[i]);
+        }
+
+        BlackScholes.PriceGrid(isCall, spots, vols, strike, years, rate, grid);
     }
 }

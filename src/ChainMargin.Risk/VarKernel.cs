@@ -64,6 +64,8 @@ internal static class VarKernel
                     scratch.GroupNet[g] += leg.Qty * mark;
                     break;
                 default:
+                    // Options stay at the low spot here (value and Greeks) even when the chains disagree: the
+                    // statistical methods are not yet two-sided for options, unlike the margin kernel's methods.
                     var s = series[leg.Series];
                     result.Equity += leg.Qty * s.Value;
                     scratch.GroupNet[g] += leg.Qty * s.Delta * asset.Spot;
