@@ -94,14 +94,25 @@ public sealed partial class KeeperService : IDisposable
             return null;
         }
 
-        // One liquidation in flight per account and chain: a later block does not start a second one.
-        var open = await _store.OpenIntentsAsync(chain.ChainId, candidate.Account.Value, cancellationToken).ConfigureAwait(false);
-        if (open.FirstOrDefault(i => i.State is IntentStates.Signed or IntentStates.Sent) is { } inFlight)
+        var key = new IntentKey(chain.ChainId, Protocol, candidate.Account.Value, trigger.Number);
+        return await ClaimAndRunAsync(key, intent => RunAsync(chain, candidate, intent, cancellationToken), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The intent discipline every protocol's liquidation shares: one liquidation in flight per account, chain and
+    /// protocol (a later block does not start a second one); the intent row is claimed before anything is built, so two
+    /// keepers never both run it; an RPC failure before signing fails the intent, and once signed the intent stays for
+    /// the resume to settle.
+    /// </summary>
+    private async Task<LiquidationIntent?> ClaimAndRunAsync(
+        IntentKey key, Func<LiquidationIntent, Task<LiquidationIntent>> run, CancellationToken cancellationToken)
+    {
+        var open = await _store.OpenIntentsAsync(key.ChainId, key.Account, cancellationToken).ConfigureAwait(false);
+        if (open.FirstOrDefault(i => i.Key.Protocol == key.Protocol && i.State is IntentStates.Signed or IntentStates.Sent) is { } inFlight)
         {
             return inFlight;
         }
 
-        var key = new IntentKey(chain.ChainId, Protocol, candidate.Account.Value, trigger.Number);
         var intent = await _store.TryClaimAsync(key, Owner, cancellationToken).ConfigureAwait(false);
         if (intent is null)
         {
@@ -110,11 +121,10 @@ public sealed partial class KeeperService : IDisposable
 
         try
         {
-            return await RunAsync(chain, candidate, intent, cancellationToken).ConfigureAwait(false);
+            return await run(intent).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RpcErrorException or HttpRequestException or TimeoutException)
         {
-            // Before signing nothing can be on the chain; once signed the intent stays for ResumeAsync to settle.
             _log.LogWarning("intent {Id}: {Error}", intent.Id, ex.Message);
             var current = await _store.GetAsync(key, cancellationToken).ConfigureAwait(false);
             if (current is { State: IntentStates.Planned or IntentStates.Simulated })

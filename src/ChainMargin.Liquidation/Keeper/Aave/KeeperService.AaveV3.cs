@@ -64,35 +64,8 @@ public sealed partial class KeeperService
             return null;
         }
 
-        var open = await _store.OpenIntentsAsync(chain.ChainId, target.User.Value, cancellationToken).ConfigureAwait(false);
-        if (open.FirstOrDefault(i => i.Key.Protocol == AaveV3Protocol && i.State is IntentStates.Signed or IntentStates.Sent) is { } inFlight)
-        {
-            return inFlight;
-        }
-
         var key = new IntentKey(chain.ChainId, AaveV3Protocol, target.User.Value, target.Trigger.Number);
-        var intent = await _store.TryClaimAsync(key, Owner, cancellationToken).ConfigureAwait(false);
-        if (intent is null)
-        {
-            return await _store.GetAsync(key, cancellationToken).ConfigureAwait(false);
-        }
-
-        try
-        {
-            return await RunAaveV3Async(chain, target, intent, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is RpcErrorException or HttpRequestException or TimeoutException)
-        {
-            _log.LogWarning("intent {Id}: {Error}", intent.Id, ex.Message);
-            var current = await _store.GetAsync(key, cancellationToken).ConfigureAwait(false);
-            if (current is { State: IntentStates.Planned or IntentStates.Simulated })
-            {
-                await _store.TransitionAsync(current.Id, current.State, IntentStates.Failed, new IntentChange { Reason = "rpc error: " + ex.Message }, null, cancellationToken).ConfigureAwait(false);
-                return await _store.GetAsync(key, cancellationToken).ConfigureAwait(false);
-            }
-
-            return current;
-        }
+        return await ClaimAndRunAsync(key, intent => RunAaveV3Async(chain, target, intent, cancellationToken), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Settles signed or sent intents on the Aave chains the reference keeper does not serve (it resumes its own chains whole).</summary>
