@@ -41,10 +41,11 @@ public sealed class IndexerTakeoverTests(SeededChainFixture chain) : IAsyncLifet
         await using var b = IndexerProcess.Start(chain.ChainsFile(proxyB.Url), _database.ConnectionString);
         try
         {
-            // B runs its watcher loop (it prints the chain's progress each second) but does not own the chain.
+            // B runs its watcher loop (it prints the chain's progress each second) but does not own the chain: it asks
+            // the node for no block and no log. (Its margin service may read the feeds' decimals, which are eth_calls.)
             await IndexDatabase.UntilAsync(
                 () => Task.FromResult(b.CountLines(SeededChainFixture.ChainName + " ") >= 2), "B to run and report the chain twice", () => b.Output);
-            Assert.Empty(proxyB.Calls);
+            Assert.DoesNotContain(proxyB.Calls, c => c.Method != "eth_call");
             Assert.Equal(1, await LeaseHoldersAsync(index));
             Assert.Equal(stopAt, await index.CheckpointAsync(SeededChainFixture.ChainId));
 
