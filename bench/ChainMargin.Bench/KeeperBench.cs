@@ -12,6 +12,7 @@ using ChainMargin.Liquidation.Flagging;
 using ChainMargin.Liquidation.Keeper;
 using ChainMargin.Storage;
 using ChainMargin.Storage.Intents;
+using ChainMargin.Storage.Webhooks;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -80,6 +81,10 @@ internal static class KeeperBench
             services.AddChainMargin(configuration);
             // The same stores, timed: when a flag and a signed transaction are committed.
             services.AddSingleton(sp => probe.Wrap(sp.GetRequiredService<ChainStorage>().Store));
+
+            // With the webhooks' recorder in place (the service's composition sets it), a state change and its outbox
+            // rows commit through the webhook store instead: timed the same way.
+            services.AddSingleton<IWebhookStore>(sp => probe.Wrap(sp.GetRequiredService<SqlWebhookStore>()));
             services.AddSingleton(sp => probe.Wrap(IntentStoreFactory.Create(new StorageOptions { Provider = StorageOptions.Postgres, ConnectionString = database.ConnectionString }, TimeProvider.System)));
             await using var provider = services.BuildServiceProvider();
             var hosted = provider.GetServices<IHostedService>().ToArray();
@@ -256,6 +261,17 @@ internal static class KeeperBench
                     if (changed)
                     {
                         Flagged.TryAdd(record.Account.Value, Stopwatch.GetTimestamp());
+                    }
+                })
+                : result);
+
+        public IWebhookStore Wrap(SqlWebhookStore inner) => Interceptor<IWebhookStore>.Create(inner, (method, args, result) =>
+            method.Name == nameof(IWebhookStore.RecordAccountStateAsync) && args![0] is AccountObservation { Record.State: AccountStates.Liquidatable } observation
+                ? After((Task<RecordedChange>)result!, change =>
+                {
+                    if (change.Changed)
+                    {
+                        Flagged.TryAdd(observation.Record.Account.Value, Stopwatch.GetTimestamp());
                     }
                 })
                 : result);
