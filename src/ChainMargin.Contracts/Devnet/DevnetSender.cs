@@ -35,7 +35,7 @@ public sealed class DevnetSender
     private readonly BigInteger _priorityFee;
     private readonly List<JsonObject> _queue = [];
     private readonly List<string> _queueLabels = [];
-    private readonly List<(string Hash, string Label)> _unverified = [];
+    private readonly List<(string Hash, string Label, string Raw)> _unverified = [];
     private BigInteger _nonce;
     private long _requestId;
 
@@ -167,14 +167,14 @@ public sealed class DevnetSender
         while (pending.Count > 0)
         {
             var batch = new JsonArray();
-            foreach (var (hash, _) in pending)
+            foreach (var (hash, _, _) in pending)
             {
                 batch.Add(Request("eth_getTransactionReceipt", new JsonArray(hash)));
             }
 
             var responses = (await PostAsync(batch, cancellationToken).ConfigureAwait(false)).AsArray()
                 .ToDictionary(r => r!["id"]!.GetValue<long>(), r => r!["result"]);
-            var stillPending = new List<(string Hash, string Label)>();
+            var stillPending = new List<(string Hash, string Label, string Raw)>();
             for (var i = 0; i < pending.Count; i++)
             {
                 var receipt = responses.GetValueOrDefault(batch[i]!["id"]!.GetValue<long>());
@@ -201,11 +201,42 @@ public sealed class DevnetSender
 
             if (Environment.TickCount64 > nextMine)
             {
+                await ResendForgottenAsync(pending, cancellationToken).ConfigureAwait(false);
                 await PostAsync(new JsonArray(Request("evm_mine", new JsonArray())), cancellationToken).ConfigureAwait(false);
                 nextMine = Environment.TickCount64 + 500;
             }
 
             await Task.Delay(5, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A transaction the node accepted but no longer knows (seen once in CI: never mined, not in the pool) is sent
+    /// again, the same signed bytes, so it cannot execute twice.
+    /// </summary>
+    private async Task ResendForgottenAsync(List<(string Hash, string Label, string Raw)> pending, CancellationToken cancellationToken)
+    {
+        var lookups = new JsonArray();
+        foreach (var (hash, _, _) in pending)
+        {
+            lookups.Add(Request("eth_getTransactionByHash", new JsonArray(hash)));
+        }
+
+        var known = (await PostAsync(lookups, cancellationToken).ConfigureAwait(false)).AsArray()
+            .ToDictionary(r => r!["id"]!.GetValue<long>(), r => r!["result"]);
+        var resend = new JsonArray();
+        for (var i = 0; i < pending.Count; i++)
+        {
+            if (known.GetValueOrDefault(lookups[i]!["id"]!.GetValue<long>()) is null)
+            {
+                resend.Add(Request("eth_sendRawTransaction", new JsonArray(pending[i].Raw)));
+            }
+        }
+
+        if (resend.Count > 0)
+        {
+            // An error here ("already known", "nonce too low") means the node has it after all: the receipts decide.
+            await PostAsync(resend, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -215,7 +246,7 @@ public sealed class DevnetSender
         var hash = Sha3Keccack.Current.CalculateHash(raw.HexToByteArray()).ToHex(prefix: true);
         _nonce++;
         Enqueue("eth_sendRawTransaction", new JsonArray(raw), label);
-        _unverified.Add((hash, label));
+        _unverified.Add((hash, label, raw));
         return hash;
     }
 
