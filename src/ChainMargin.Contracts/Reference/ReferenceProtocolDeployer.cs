@@ -86,15 +86,18 @@ public static class ReferenceProtocolDeployer
             tx.QueueCall(vault, new FundInsuranceFunction { Token = usdc, Amount = options.InsuranceUsdc }, "fund insurance");
         }
 
+        // Every transaction goes to the node as one JSON-RPC batch; then every receipt is checked.
+        await tx.VerifyAsync(cancellationToken).ConfigureAwait(false);
+
         var multicall = Multicall3Address.Canonical.ToLowerInvariant();
         if (options.InstallMulticall3)
         {
-            // Only the runtime code is installed; Multicall3 has no constructor state to miss.
+            // Only the runtime code is installed; Multicall3 has no constructor state to miss. It goes after the
+            // transactions are mined, not in their batch: twice in CI a transaction of a batch that also carried
+            // anvil_setCode was accepted and never mined.
             tx.QueueRpc("anvil_setCode", multicall, Artifacts.Multicall3.DeployedBytecode);
+            await tx.VerifyAsync(cancellationToken).ConfigureAwait(false);
         }
-
-        // Everything goes to the node as one JSON-RPC batch; then every receipt is checked.
-        await tx.VerifyAsync(cancellationToken).ConfigureAwait(false);
         var toBlock = (long)(await tx.Web3.Eth.Blocks.GetBlockNumber.SendRequestAsync().ConfigureAwait(false)).Value;
 
         return new DeployedProtocol(
