@@ -138,6 +138,30 @@ public sealed partial class KeeperService : IDisposable
     }
 
     /// <summary>
+    /// The profitability check every protocol's liquidation passes: the bonus minus the gas at its fee cap, in USD, at
+    /// least the configured minimum. Returns the skipped intent, or null when the liquidation pays.
+    /// </summary>
+    private async Task<LiquidationIntent?> SkipIfUnprofitableAsync(
+        LiquidationIntent intent, decimal bonusUsd, BigInteger maxGasWei, decimal? nativeUsd, CancellationToken cancellationToken)
+    {
+        if (nativeUsd is not { } usd)
+        {
+            return await SkipAsync(intent, IntentStates.Planned, "unprofitable: the gas token's price is unknown", cancellationToken).ConfigureAwait(false);
+        }
+
+        var gasUsd = (decimal)maxGasWei / 1e18m * usd;
+        if (bonusUsd - gasUsd < _options.MinProfitUsd)
+        {
+            return await SkipAsync(
+                intent, IntentStates.Planned,
+                string.Create(CultureInfo.InvariantCulture, $"unprofitable: bonus {bonusUsd:0.##} USD - gas {gasUsd:0.##} USD < {_options.MinProfitUsd} USD"),
+                cancellationToken).ConfigureAwait(false);
+        }
+
+        return null;
+    }
+
+    /// <summary>
     /// Settles what an earlier run (this process or a dead one) left signed or sent on the keeper's chains: a signed
     /// transaction the chain does not know is broadcast (the same bytes, so it cannot execute twice); a sent one is
     /// followed to its receipt.
@@ -248,18 +272,9 @@ public sealed partial class KeeperService : IDisposable
         var gas = (await estimate.ConfigureAwait(false) * 12 / 10) + 10_000;
         var bonusBps = await bonusTask.ConfigureAwait(false);
         var bonusUsd = candidate.SeizableUsd * bonusBps / 10_000m;
-        if (candidate.NativeUsd is not { } nativeUsd)
+        if (await SkipIfUnprofitableAsync(intent, bonusUsd, gas * maxFee, candidate.NativeUsd, cancellationToken).ConfigureAwait(false) is { } unprofitable)
         {
-            return await SkipAsync(intent, IntentStates.Planned, "unprofitable: the gas token's price is unknown", cancellationToken).ConfigureAwait(false);
-        }
-
-        var gasUsd = (decimal)(gas * maxFee) / 1e18m * nativeUsd;
-        if (bonusUsd - gasUsd < _options.MinProfitUsd)
-        {
-            return await SkipAsync(
-                intent, IntentStates.Planned,
-                string.Create(CultureInfo.InvariantCulture, $"unprofitable: bonus {bonusUsd:0.##} USD - gas {gasUsd:0.##} USD < {_options.MinProfitUsd} USD"),
-                cancellationToken).ConfigureAwait(false);
+            return unprofitable;
         }
 
         var simulated = new IntentChange

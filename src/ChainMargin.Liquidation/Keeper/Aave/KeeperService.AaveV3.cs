@@ -176,18 +176,9 @@ public sealed partial class KeeperService
         // Aave's gas use grows with the interest update between estimate and inclusion: a margin on top.
         var gas = (await context.Rpc.EstimateGasAsync(keeper, chain.Pool.Value, call, cancellationToken).ConfigureAwait(false) * 13 / 10) + 20_000;
         var bonusUsd = (decimal)quote.LiquidatorProfitBase / (decimal)BigInteger.Pow(10, target.BaseCurrencyDecimals);
-        if (target.NativeUsd is not { } nativeUsd)
+        if (await SkipIfUnprofitableAsync(intent, bonusUsd, gas * maxFee, target.NativeUsd, cancellationToken).ConfigureAwait(false) is { } unprofitable)
         {
-            return await SkipAsync(intent, IntentStates.Planned, "unprofitable: the gas token's price is unknown", cancellationToken).ConfigureAwait(false);
-        }
-
-        var gasUsd = (decimal)(gas * maxFee) / 1e18m * nativeUsd;
-        if (bonusUsd - gasUsd < _options.MinProfitUsd)
-        {
-            return await SkipAsync(
-                intent, IntentStates.Planned,
-                string.Create(CultureInfo.InvariantCulture, $"unprofitable: bonus {bonusUsd:0.##} USD - gas {gasUsd:0.##} USD < {_options.MinProfitUsd} USD"),
-                cancellationToken).ConfigureAwait(false);
+            return unprofitable;
         }
 
         var simulated = new IntentChange
