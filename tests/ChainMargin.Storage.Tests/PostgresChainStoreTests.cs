@@ -1,7 +1,9 @@
+using ChainMargin.Core;
 using ChainMargin.Storage.Postgres;
 using ChainMargin.Testing;
 using Npgsql;
 using Xunit;
+using static ChainMargin.Storage.Tests.Facts;
 
 namespace ChainMargin.Storage.Tests;
 
@@ -44,6 +46,73 @@ public sealed class PostgresChainStoreTests(PostgresDatabaseFixture fixture) : C
     }
 
     protected override SqlChainStore OpenStore() => new PostgresChainStore(Schema.ConnectionString, TimeProvider.System);
+
+    [Fact]
+    public async Task CommitAsync_CollateralAtOrBelowItsKeysLastBlock_RefusedNamingTheBlocksAndNothingChanges()
+    {
+        await Store.CommitAsync(Batch(1, 5, [Collateral(Block(5), 0, 1, 7)]), CancellationToken.None);
+        var before = await Snapshot.ReadAsync(Store, Chain);
+
+        // Block 4 of another fork, arriving after block 5 without a rollback: its balance would break the chain of
+        // previous touches a rollback reads.
+        var late = new ChainBatch(Chain, [Indexed(6)], [Collateral(Block(4, "z"), 1, 1, 3)], Block(6));
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => Store.CommitAsync(late, CancellationToken.None));
+
+        Assert.Contains("at block 4 is not above block 5", error.Message, StringComparison.Ordinal);
+        Snapshot.AssertEqual(before, await Snapshot.ReadAsync(Store, Chain));
+        Assert.Equal(Block(5), (await Store.GetCheckpointAsync(Chain, CancellationToken.None))!.Block);
+    }
+
+    [Fact]
+    public async Task MigrateAsync_FactsStoredBefore0008_GetTheirPreviousTouchesAndRollBackExactly()
+    {
+        var facts = Mixed(1, 40, "a", seed: 8);
+        foreach (var chunk in facts.GroupBy(f => (f.Block.Number - 1) / 7))
+        {
+            var from = (chunk.Key * 7) + 1;
+            await Store.CommitAsync(Batch(from, Math.Min(40, from + 6), chunk), CancellationToken.None);
+        }
+
+        var written = await PreviousTouchesAsync();
+        Assert.Contains(written, p => p is null);
+        Assert.Contains(written, p => p is not null);
+
+        // The database as version 0007 left it: no previous touches, the per-key index back.
+        await ExecuteAsync(
+            """
+            alter table collateral_changes drop column prev_block_number;
+            create index collateral_changes_by_key on collateral_changes (chain_id, contract, account, token);
+            delete from schema_migrations where version = 8;
+            """);
+        await Store.MigrateAsync(CancellationToken.None);
+
+        Assert.Equal(written, await PreviousTouchesAsync());
+        await Store.RollbackToAsync(Block(17), CancellationToken.None);
+        Snapshot.AssertEqual(Snapshot.Expected([.. facts.Where(f => f.Block.Number <= 17)]), await Snapshot.ReadAsync(Store, Chain));
+    }
+
+    private async Task<List<long?>> PreviousTouchesAsync()
+    {
+        await using var connection = new NpgsqlConnection(Schema.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("select prev_block_number from collateral_changes order by block_number, log_index", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var touches = new List<long?>();
+        while (await reader.ReadAsync())
+        {
+            touches.Add(reader.IsDBNull(0) ? null : reader.GetInt64(0));
+        }
+
+        return touches;
+    }
+
+    private async Task ExecuteAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(Schema.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
 
     protected override async Task<long> CountRowsAsync(string table)
     {

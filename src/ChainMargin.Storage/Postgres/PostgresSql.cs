@@ -1,14 +1,14 @@
 namespace ChainMargin.Storage.Postgres;
 
 /// <summary>
-/// The statements of a PostgreSQL commit: facts by binary COPY (straight into the fact tables when none of the batch's
-/// blocks has a stored fact, else through a staging table and ON CONFLICT DO NOTHING RETURNING), then one upsert per
-/// aggregate from arrays of the inserted facts grouped in memory. A re-committed fact inserts nothing, so it reaches
-/// no aggregate.
+/// The statements of a PostgreSQL commit: the batch's stored facts read back (a re-committed fact is left out, so it
+/// reaches no aggregate), the new facts by binary COPY, then one upsert per aggregate from arrays of the new facts
+/// grouped in memory.
 /// </summary>
 internal static class PostgresSql
 {
-    public const string CollateralColumns = "chain_id, block_hash, log_index, block_number, contract, account, token, delta, kind";
+    public const string CollateralColumns =
+        "chain_id, block_hash, log_index, block_number, contract, account, token, delta, kind, prev_block_number";
 
     public const string PerpPositionColumns =
         "chain_id, block_hash, log_index, block_number, contract, account, market_id, new_size, entry_price, realized_pnl";
@@ -50,28 +50,21 @@ internal static class PostgresSql
             updated_at = excluded.updated_at, reason = excluded.reason
         """;
 
-    public static string Stage(string table) =>
-        $"create temp table if not exists stage_{table} (like {table}) on commit delete rows";
-
     public static string Copy(string target, string columns) => $"copy {target} ({columns}) from stdin (format binary)";
 
-    /// <summary>Facts that may already be stored: insert the new ones and say which they were.</summary>
-    public static string InsertNew(string table, string columns) =>
-        $"""
-        insert into {table} ({columns})
-        select {columns} from stage_{table}
-        on conflict do nothing
-        returning block_hash, log_index
-        """;
+    /// <summary>The facts of these blocks stored already in the given tables (a primary-key range per block hash).</summary>
+    public static string StoredFacts(IEnumerable<string> tables) =>
+        string.Join(
+            "\nunion all\n",
+            tables.Select(t => $"select block_hash, log_index from {t} where chain_id = @chain and block_hash = any(@hashes)"));
 
-    /// <summary>
-    /// Whether any fact of these blocks is stored already in the given tables (a primary-key probe per block hash);
-    /// if none is, the batch is new and goes straight in.
-    /// </summary>
-    public static string AnyFactStored(IEnumerable<string> tables) =>
-        "select " + string.Join(
-            "\n    or ",
-            tables.Select(t => $"exists (select 1 from {t} where chain_id = @chain and block_hash = any(@hashes))"));
+    /// <summary>The stored last touch (block) of each given collateral key.</summary>
+    public const string CollateralLastTouches =
+        """
+        select b.venue, b.account, b.token, b.block_number
+        from unnest(@venue, @account, @token) as k(venue, account, token)
+        join collateral_balances b on b.chain_id = @chain and b.venue = k.venue and b.account = k.account and b.token = k.token
+        """;
 
     /// <summary>Adds a batch's per-key collateral sums (grouped in memory) to the balances.</summary>
     public const string AddCollateral =
@@ -104,21 +97,33 @@ internal static class PostgresSql
             """;
     }
 
-    /// <summary>Collateral rows a rollback touched and that still have facts: the sum and last block, recomputed.</summary>
-    public const string RecomputeCollateral =
+    /// <summary>
+    /// Rolls the balances back from the collateral facts above the ancestor (run before they are deleted): each key
+    /// loses the sum of its removed deltas, and its last block becomes the previous touch of its earliest removed fact
+    /// (with the hash the facts stored at that number carry); a key whose earliest removed fact had none has no fact
+    /// left, and its row goes, as a clean re-index would not have it.
+    /// </summary>
+    public const string RollbackCollateral =
         """
+        with removed as (
+            select contract, account, token, sum(delta) as delta,
+                   (array_agg(prev_block_number order by block_number, log_index))[1] as prev_number
+            from collateral_changes
+            where chain_id = @chain and block_number > @number
+            group by contract, account, token
+        ), emptied as (
+            delete from collateral_balances as b
+            using removed as r
+            where r.prev_number is null
+              and b.chain_id = @chain and b.venue = r.contract and b.account = r.account and b.token = r.token
+        )
         update collateral_balances as b
-        set balance = s.balance, block_number = s.block_number, block_hash = s.block_hash
-        from (
-            select f.contract, f.account, f.token, sum(f.delta) as balance, max(f.block_number) as block_number,
-                   (array_agg(f.block_hash order by f.block_number desc))[1] as block_hash
-            from collateral_changes f
-            join collateral_balances a
-              on a.chain_id = f.chain_id and a.venue = f.contract and a.account = f.account and a.token = f.token
-            where f.chain_id = @chain and a.block_number > @number
-            group by f.contract, f.account, f.token
-        ) as s
-        where b.chain_id = @chain and b.venue = s.contract and b.account = s.account and b.token = s.token
+        set balance = b.balance - r.delta, block_number = r.prev_number,
+            block_hash = (select f.block_hash from collateral_changes f
+                          where f.chain_id = @chain and f.block_number = r.prev_number limit 1)
+        from removed as r
+        where r.prev_number is not null
+          and b.chain_id = @chain and b.venue = r.contract and b.account = r.account and b.token = r.token
         """;
 
     public const string RecordAccountState =
