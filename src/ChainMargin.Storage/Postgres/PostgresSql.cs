@@ -50,6 +50,9 @@ internal static class PostgresSql
             updated_at = excluded.updated_at, reason = excluded.reason
         """;
 
+    /// <summary>The chain's commit lock, held until the transaction ends.</summary>
+    public const string CommitLock = "select pg_advisory_xact_lock(@lock_ns, @lock_key)";
+
     public static string Copy(string target, string columns) => $"copy {target} ({columns}) from stdin (format binary)";
 
     /// <summary>The facts of these blocks stored already in the given tables (a primary-key range per block hash).</summary>
@@ -66,16 +69,21 @@ internal static class PostgresSql
         join collateral_balances b on b.chain_id = @chain and b.venue = k.venue and b.account = k.account and b.token = k.token
         """;
 
-    /// <summary>Adds a batch's per-key collateral sums (grouped in memory) to the balances.</summary>
-    public const string AddCollateral =
+    /// <summary>Adds a batch's per-key collateral sums (grouped in memory) to stored balances; its blocks are above theirs.</summary>
+    public const string UpdateCollateral =
         """
-        insert into collateral_balances as b (chain_id, venue, account, token, balance, block_number, block_hash)
+        update collateral_balances as b
+        set balance = b.balance + u.delta, block_number = u.block_number, block_hash = u.block_hash
+        from unnest(@venue, @account, @token, @delta, @block_number, @block_hash) as u(venue, account, token, delta, block_number, block_hash)
+        where b.chain_id = @chain and b.venue = u.venue and b.account = u.account and b.token = u.token
+        """;
+
+    /// <summary>A batch's per-key collateral sums for keys without a stored balance.</summary>
+    public const string InsertCollateral =
+        """
+        insert into collateral_balances (chain_id, venue, account, token, balance, block_number, block_hash)
         select @chain, u.venue, u.account, u.token, u.delta, u.block_number, u.block_hash
         from unnest(@venue, @account, @token, @delta, @block_number, @block_hash) as u(venue, account, token, delta, block_number, block_hash)
-        on conflict (chain_id, venue, account, token) do update
-        set balance = b.balance + excluded.balance,
-            block_number = greatest(b.block_number, excluded.block_number),
-            block_hash = case when excluded.block_number >= b.block_number then excluded.block_hash else b.block_hash end
         """;
 
     /// <summary>
