@@ -362,6 +362,31 @@ public abstract class ChainStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RollbackToAsync_DeltasAcrossDigitBoundaries_SubtractsTheStoredFactsExactly()
+    {
+        // The rollback subtracts the deltas as stored in the fact table, so each must have been written exactly: around
+        // the base-10000 digits of numeric, 16-digit chunks, 64 and 128 bits, trailing zero digits, and negatives.
+        var two = new BigInteger(2);
+        BigInteger[] deltas =
+        [
+            0, 1, 9_999, 10_000, 10_001, 99_990_000, BigInteger.Pow(10, 16) - 1, BigInteger.Pow(10, 16), BigInteger.Pow(10, 16) + 1,
+            ulong.MaxValue, new BigInteger(ulong.MaxValue) + 1, BigInteger.Pow(10, 20), BigInteger.Pow(10, 32) + 7, BigInteger.Pow(two, 128) - 1,
+            BigInteger.Pow(two, 128), BigInteger.Pow(10, 48), -1, -10_000, -BigInteger.Pow(10, 20), -(BigInteger.Pow(two, 200) + 12_345),
+        ];
+        await Store.CommitAsync(Batch(1, 1, deltas.Select((_, i) => Collateral(Block(1), i, 1 + i, 5))), None);
+        await Store.CommitAsync(Batch(2, 2, deltas.Select((d, i) => Collateral(Block(2), i, 1 + i, d))), None);
+        Assert.Equal(
+            deltas.Select(d => 5 + d).Order(),
+            (await Store.GetCollateralAsync(null, None)).Select(b => b.Balance).Order());
+
+        await Store.RollbackToAsync(Block(1), None);
+
+        var balances = await Store.GetCollateralAsync(null, None);
+        Assert.Equal(deltas.Length, balances.Count);
+        Assert.All(balances, b => Assert.Equal(new CollateralBalance(Chain, Address(100), b.Account, Address(200), 5, Block(1)), b));
+    }
+
+    [Fact]
     public async Task CommitAsync_Uint256AndInt256Extremes_RoundTripExactly()
     {
         var max = BigInteger.Pow(2, 256) - 1;

@@ -408,7 +408,7 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
 
     /// <summary>Copies a fact table's new rows straight into it.</summary>
     private static async Task<List<T>> LoadAsync<T>(
-        NpgsqlConnection connection, long chain, string table, string columns, List<T> rows, Action<NpgsqlBinaryImporter, T> write, CancellationToken cancellationToken)
+        NpgsqlConnection connection, long chain, string table, string columns, List<T> rows, Action<CopyRows, T> write, CancellationToken cancellationToken)
         where T : ChainFact
     {
         if (rows.Count > 0)
@@ -420,33 +420,52 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
     }
 
     private static Task CopyAsync(
-        NpgsqlConnection connection, string table, string columns, List<CollateralRow> rows, Action<NpgsqlBinaryImporter, CollateralRow> write, long chain,
+        NpgsqlConnection connection, string table, string columns, List<CollateralRow> rows, Action<CopyRows, CollateralRow> write, long chain,
         CancellationToken cancellationToken) =>
         rows.Count == 0 ? Task.CompletedTask : CopyAsync(connection, table, columns, rows, r => r.Fact, write, chain, cancellationToken);
 
     private static async Task CopyAsync<TRow>(
-        NpgsqlConnection connection, string target, string columns, List<TRow> rows, Func<TRow, ChainFact> fact, Action<NpgsqlBinaryImporter, TRow> write, long chain,
+        NpgsqlConnection connection, string target, string columns, List<TRow> rows, Func<TRow, ChainFact> fact, Action<CopyRows, TRow> write, long chain,
         CancellationToken cancellationToken)
     {
-        var importer = await connection.BeginBinaryImportAsync(PostgresSql.Copy(target, columns), cancellationToken).ConfigureAwait(false);
-        await using (importer.ConfigureAwait(false))
+        const int SendAt = 1 << 20;
+        using var encoded = new CopyRows(columns.Count(c => c == ',') + 1, rows.Count);
+        var stream = await connection.BeginRawBinaryCopyAsync(PostgresSql.Copy(target, columns), cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            try
+            {
+                await SendAsync().ConfigureAwait(false);
+            }
+            catch
+            {
+                // Ends the COPY with an error instead of completing it with the rows sent so far.
+                await stream.CancelAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        async Task SendAsync()
         {
             foreach (var row in rows)
             {
-                // Synchronous per row on purpose: rows go into Npgsql's write buffer and an awaited call per row cost
-                // more CPU than encoding the row. A full buffer is flushed synchronously (a short blocking write);
-                // CompleteAsync sends the rest.
                 var f = fact(row);
-                importer.StartRow();
-                importer.Write(chain, NpgsqlDbType.Bigint);
-                importer.Write(f.Block.Hash, NpgsqlDbType.Text);
-                importer.Write(f.LogIndex, NpgsqlDbType.Integer);
-                importer.Write(f.Block.Number, NpgsqlDbType.Bigint);
-                importer.Write(f.Contract.Value, NpgsqlDbType.Text);
-                write(importer, row);
+                encoded.StartRow();
+                encoded.Int64(chain);
+                encoded.Text(f.Block.Hash);
+                encoded.Int32(f.LogIndex);
+                encoded.Int64(f.Block.Number);
+                encoded.Text(f.Contract.Value);
+                write(encoded, row);
+                if (encoded.Pending >= SendAt)
+                {
+                    await stream.WriteAsync(encoded.Encoded, cancellationToken).ConfigureAwait(false);
+                    encoded.Clear();
+                }
             }
 
-            await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+            encoded.Finish();
+            await stream.WriteAsync(encoded.Encoded, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -568,85 +587,69 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
     /// <summary>An aggregate column: its name (also the array parameter's), type, and values for the rows.</summary>
     private sealed record Column<T>(string Name, NpgsqlDbType Type, Func<IReadOnlyList<T>, Array> Values);
 
-    private static readonly BigInteger DecimalMax = new(decimal.MaxValue);
+    private static void WriteBig(CopyRows w, BigInteger value, string what) => w.Numeric(Columns.Checked(value, what));
 
-    /// <summary>
-    /// Most on-chain amounts fit a decimal (below 2^96), and Npgsql encodes a decimal as numeric several times faster
-    /// than a BigInteger: the column value is the same either way.
-    /// </summary>
-    private static void WriteBig(NpgsqlBinaryImporter importer, BigInteger value, string what)
-    {
-        if (BigInteger.Abs(value) <= DecimalMax)
-        {
-            importer.Write((decimal)value, NpgsqlDbType.Numeric);
-        }
-        else
-        {
-            importer.Write(Columns.Checked(value, what), NpgsqlDbType.Numeric);
-        }
-    }
-
-    private static void WriteCollateral(NpgsqlBinaryImporter w, CollateralRow row)
+    private static void WriteCollateral(CopyRows w, CollateralRow row)
     {
         var f = row.Fact;
-        w.Write(f.Account.Value, NpgsqlDbType.Text);
-        w.Write(f.Token.Value, NpgsqlDbType.Text);
+        w.Text(f.Account.Value);
+        w.Text(f.Token.Value);
         WriteBig(w, f.Delta, "collateral delta");
-        w.Write(f.Kind, NpgsqlDbType.Text);
+        w.Text(f.Kind);
         if (row.PrevNumber is { } number)
         {
-            w.Write(number, NpgsqlDbType.Bigint);
+            w.Int64(number);
         }
         else
         {
-            w.WriteNull();
+            w.Null();
         }
     }
 
-    private static void WritePerpPosition(NpgsqlBinaryImporter w, PerpPositionChanged f)
+    private static void WritePerpPosition(CopyRows w, PerpPositionChanged f)
     {
-        w.Write(f.Account.Value, NpgsqlDbType.Text);
+        w.Text(f.Account.Value);
         WriteBig(w, f.MarketId, "market id");
         WriteBig(w, f.NewSize, "perp size");
         WriteBig(w, f.EntryPrice, "entry price");
         WriteBig(w, f.RealizedPnl, "realized pnl");
     }
 
-    private static void WritePerpMarket(NpgsqlBinaryImporter w, PerpMarketListed f)
+    private static void WritePerpMarket(CopyRows w, PerpMarketListed f)
     {
         WriteBig(w, f.MarketId, "market id");
-        w.Write(f.Feed.Value, NpgsqlDbType.Text);
-        w.Write(f.Symbol, NpgsqlDbType.Text);
+        w.Text(f.Feed.Value);
+        w.Text(f.Symbol);
     }
 
-    private static void WriteOptionSeries(NpgsqlBinaryImporter w, OptionSeriesListed f)
+    private static void WriteOptionSeries(CopyRows w, OptionSeriesListed f)
     {
         WriteBig(w, f.SeriesId, "series id");
-        w.Write(f.Feed.Value, NpgsqlDbType.Text);
-        w.Write(f.Symbol, NpgsqlDbType.Text);
+        w.Text(f.Feed.Value);
+        w.Text(f.Symbol);
         WriteBig(w, f.Strike, "strike");
-        w.Write(f.Expiry, NpgsqlDbType.Bigint);
-        w.Write(f.IsCall, NpgsqlDbType.Boolean);
+        w.Int64(f.Expiry);
+        w.Bool(f.IsCall);
     }
 
-    private static void WriteOptionPosition(NpgsqlBinaryImporter w, OptionPositionChanged f)
+    private static void WriteOptionPosition(CopyRows w, OptionPositionChanged f)
     {
-        w.Write(f.Account.Value, NpgsqlDbType.Text);
+        w.Text(f.Account.Value);
         WriteBig(w, f.SeriesId, "series id");
         WriteBig(w, f.NewSize, "option size");
     }
 
-    private static void WritePriceRound(NpgsqlBinaryImporter w, PriceRoundUpdated f)
+    private static void WritePriceRound(CopyRows w, PriceRoundUpdated f)
     {
         WriteBig(w, f.RoundId, "round id");
         WriteBig(w, f.Answer, "price answer");
-        w.Write(f.UpdatedAt, NpgsqlDbType.Bigint);
+        w.Int64(f.UpdatedAt);
     }
 
-    private static void WriteRejected(NpgsqlBinaryImporter w, RejectedLog f)
+    private static void WriteRejected(CopyRows w, RejectedLog f)
     {
-        w.Write(f.Topic0, NpgsqlDbType.Text);
-        w.Write(f.Reason, NpgsqlDbType.Text);
+        w.Text(f.Topic0);
+        w.Text(f.Reason);
     }
 
     private static async Task<int> ExecuteAsync(
