@@ -21,6 +21,9 @@ internal sealed class BatchContent
     /// <summary>The distinct block hashes the batch's facts come from.</summary>
     public IReadOnlyList<string> FactBlockHashes { get; private set; } = [];
 
+    /// <summary>The distinct block numbers the batch's facts come from.</summary>
+    public IReadOnlyList<long> FactBlockNumbers { get; private set; } = [];
+
     public int FactCount => Collateral.Count + PerpPositions.Count + PerpMarkets.Count + OptionSeries.Count + OptionPositions.Count +
                             PriceRounds.Count + Rejected.Count;
 
@@ -67,6 +70,7 @@ internal sealed class BatchContent
         // One log is one fact: a log repeated inside the batch is kept once (the first), as a re-commit would be.
         var seen = new HashSet<(string Hash, int LogIndex)>();
         var hashes = new HashSet<string>(StringComparer.Ordinal);
+        var numbers = new HashSet<long>();
         foreach (var fact in batch.Facts)
         {
             if (fact.Block.Chain != chain)
@@ -80,6 +84,7 @@ internal sealed class BatchContent
             }
 
             hashes.Add(fact.Block.Hash);
+            numbers.Add(fact.Block.Number);
 
             switch (fact)
             {
@@ -96,6 +101,7 @@ internal sealed class BatchContent
         }
 
         content.FactBlockHashes = [.. hashes];
+        content.FactBlockNumbers = [.. numbers];
 
         var states = new Dictionary<(EvmAddress Feed, long Number), FeedState>();
         foreach (var state in batch.FeedStates ?? [])

@@ -64,6 +64,26 @@ public sealed class PostgresChainStoreTests(PostgresDatabaseFixture fixture) : C
     }
 
     [Fact]
+    public async Task CommitAsync_AnotherForksFactAtAStoredHeight_RefusedNamingBothHashesAndNothingChanges()
+    {
+        await Store.CommitAsync(Batch(1, 3, [Collateral(Block(2), 4, 1, 7), Perp(Block(3), 0, 1, 2, 3)]), CancellationToken.None);
+        var before = await Snapshot.ReadAsync(Store, Chain);
+
+        var otherFork = Batch(2, 4, [Collateral(Block(2, "b"), 4, 1, 9), Collateral(Block(4, "b"), 0, 2, 1)], "b");
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => Store.CommitAsync(otherFork, CancellationToken.None));
+
+        Assert.Contains(Block(2).Hash, error.Message, StringComparison.Ordinal);
+        Assert.Contains(Block(2, "b").Hash, error.Message, StringComparison.Ordinal);
+        Snapshot.AssertEqual(before, await Snapshot.ReadAsync(Store, Chain));
+        Assert.Equal(Block(3), (await Store.GetCheckpointAsync(Chain, CancellationToken.None))!.Block);
+
+        // After the rollback the other fork goes in.
+        await Store.RollbackToAsync(Block(1), CancellationToken.None);
+        await Store.CommitAsync(otherFork, CancellationToken.None);
+        Assert.Equal([9, 1], (await Store.GetCollateralAsync(null, CancellationToken.None)).OrderBy(b => b.Account.Value, StringComparer.Ordinal).Select(b => b.Balance));
+    }
+
+    [Fact]
     public async Task MigrateAsync_FactsStoredBefore0008_GetTheirPreviousTouchesAndRollBackExactly()
     {
         var facts = Mixed(1, 40, "a", seed: 8);

@@ -292,8 +292,12 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
         }
     }
 
-    /// <summary>The batch's facts that are stored already (a primary-key range read per block hash); usually none.</summary>
-    private static async Task<HashSet<(string Hash, int LogIndex)>> StoredFactsAsync(
+    /// <summary>
+    /// The batch's facts that are stored already (usually none), read by block number. Facts are keyed by chain, block
+    /// number and log index (migration 0009); a stored fact there from another block hash is another fork's, which
+    /// only a rollback may replace, so the batch is refused naming both.
+    /// </summary>
+    private static async Task<HashSet<(long Number, int LogIndex)>> StoredFactsAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, BatchContent content, CancellationToken cancellationToken)
     {
         var tables = new List<string>();
@@ -304,23 +308,44 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
         AddIf(content.OptionPositions.Count, "option_position_changes");
         AddIf(content.PriceRounds.Count, "price_rounds");
         AddIf(content.Rejected.Count, "rejected_logs");
-        var stored = new HashSet<(string Hash, int LogIndex)>();
+        var stored = new Dictionary<(long Number, int LogIndex), string>();
         var command = new NpgsqlCommand(PostgresSql.StoredFacts(tables), connection, transaction);
         await using (command.ConfigureAwait(false))
         {
             command.Parameters.AddWithValue("chain", content.ChainColumn);
-            command.Parameters.Add(new NpgsqlParameter("hashes", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = content.FactBlockHashes.ToArray() });
+            command.Parameters.Add(new NpgsqlParameter("numbers", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = content.FactBlockNumbers.ToArray() });
             var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
             {
                 while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    stored.Add((reader.GetString(0), reader.GetInt32(1)));
+                    stored[(reader.GetInt64(0), reader.GetInt32(1))] = reader.GetString(2);
                 }
             }
         }
 
-        return stored;
+        var found = new HashSet<(long Number, int LogIndex)>();
+        if (stored.Count == 0)
+        {
+            return found;
+        }
+
+        foreach (var fact in content.Batch.Facts)
+        {
+            if (stored.TryGetValue((fact.Block.Number, fact.LogIndex), out var hash))
+            {
+                if (!string.Equals(hash, fact.Block.Hash, StringComparison.Ordinal))
+                {
+                    throw new InvalidOperationException(
+                        $"block {fact.Block.Number} of chain {content.Batch.Chain} is stored from block hash {hash}, and this batch brings log " +
+                        $"{fact.LogIndex} of block hash {fact.Block.Hash}: another fork's block replaces a stored one only after a rollback below it");
+                }
+
+                found.Add((fact.Block.Number, fact.LogIndex));
+            }
+        }
+
+        return found;
 
         void AddIf(int count, string table)
         {
@@ -331,9 +356,9 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
         }
     }
 
-    private static List<T> New<T>(List<T> rows, HashSet<(string Hash, int LogIndex)> stored)
+    private static List<T> New<T>(List<T> rows, HashSet<(long Number, int LogIndex)> stored)
         where T : ChainFact =>
-        stored.Count == 0 ? rows : [.. rows.Where(f => !stored.Contains((f.Block.Hash, f.LogIndex)))];
+        stored.Count == 0 ? rows : [.. rows.Where(f => !stored.Contains((f.Block.Number, f.LogIndex)))];
 
     /// <summary>
     /// Orders the new collateral facts by (block, log index) and gives each the block of its key's previous fact: the

@@ -55,11 +55,11 @@ internal static class PostgresSql
 
     public static string Copy(string target, string columns) => $"copy {target} ({columns}) from stdin (format binary)";
 
-    /// <summary>The facts of these blocks stored already in the given tables (a primary-key range per block hash).</summary>
+    /// <summary>The facts stored already at these block numbers in the given tables (a primary-key range per number).</summary>
     public static string StoredFacts(IEnumerable<string> tables) =>
         string.Join(
             "\nunion all\n",
-            tables.Select(t => $"select block_hash, log_index from {t} where chain_id = @chain and block_hash = any(@hashes)"));
+            tables.Select(t => $"select block_number, log_index, block_hash from {t} where chain_id = @chain and block_number = any(@numbers)"));
 
     /// <summary>The stored last touch (block) of each given collateral key.</summary>
     public const string CollateralLastTouches =
