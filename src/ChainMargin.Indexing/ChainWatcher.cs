@@ -332,10 +332,6 @@ public sealed class ChainWatcher
     }
 
     /// <summary>
-    /// Compares the checkpoint's hash with the chain's. On a mismatch walks back through the stored recent blocks to
-    /// the newest one the chain still has, and rolls back to it. Returns true when it rolled back.
-    /// </summary>
-    /// <summary>
     /// Adds feeds whose state every commit reads: the configured price, volatility and sequencer feeds, and the feeds
     /// the chain's perp markets and option series were listed with (their entry prices and strikes are in those feeds'
     /// decimals, and such a feed need not be configured).
@@ -354,6 +350,10 @@ public sealed class ChainWatcher
         }
     }
 
+    /// <summary>
+    /// Compares the checkpoint's hash with the chain's. On a mismatch walks back through the stored recent blocks to
+    /// the newest one the chain still has, and rolls back to it. Returns true when it rolled back.
+    /// </summary>
     private async Task<bool> DetectReorgAsync(long head, CancellationToken cancellationToken)
     {
         var checkpoint = _checkpoint!.Block;

@@ -78,7 +78,7 @@ public sealed class FeedDecimalsTests : IAsyncLifetime, IDisposable
         _storage = StoreFactory.Create(new StorageOptions { Provider = StorageOptions.Sqlite, ConnectionString = $"Data Source={_file}" });
         await _storage.Store.MigrateAsync(CancellationToken.None);
         _rpc = new JsonRpcClient(_options.RpcUrls);
-        _watcher = new ChainWatcher(_options, _storage.Store, _rpc, new ChainStatus(Chain, _options.Name, _options.StaleAfter), TimeProvider.System, NullLogger.Instance);
+        _watcher = NewWatcher();
         await CatchUpAsync();
     }
 
@@ -95,6 +95,9 @@ public sealed class FeedDecimalsTests : IAsyncLifetime, IDisposable
 
         await _chain.DisposeAsync();
     }
+
+    private ChainWatcher NewWatcher() =>
+        new(_options, _storage.Store, _rpc, new ChainStatus(Chain, _options.Name, _options.StaleAfter), TimeProvider.System, NullLogger.Instance);
 
     private async Task CatchUpAsync()
     {
@@ -188,9 +191,13 @@ public sealed class FeedDecimalsTests : IAsyncLifetime, IDisposable
             new[] { _feed18, EvmAddress.Parse(_chain.Protocol.SpotFeed("USDC")).Value }.Order(StringComparer.Ordinal),
             raised.Select(a => a.Key.Split(':')[^1]).Order(StringComparer.Ordinal));
 
-        // The next commit stores the feeds' state: the same service prices exactly and the alerts clear.
+        // The next commit (of a watcher started again on this store) stores the feeds' state, the perp market's feed
+        // among them (listed before the restart, so known from the store): the same service prices exactly and the
+        // alerts clear.
         await _chain.Rpc.MineAsync();
+        _watcher = NewWatcher();
         await CatchUpAsync();
+        Assert.Equal(8, (await _storage.Store.GetFeedDecimalsStateAsync(Chain, EvmAddress.Parse(_chain.Protocol.SpotFeed("ETH")), CancellationToken.None))?.Decimals);
         var priced = (await service.RecomputeAsync(null, "test", CancellationToken.None)).Single(r => r.Account == account);
         AssertPricedExactly(priced);
         Assert.DoesNotContain(service.AlertLog.Page(active: true, 1, 100).Items, a => a.Kind == AlertKinds.FeedDecimals);
