@@ -120,6 +120,9 @@ internal sealed class TimedStore(IChainStore inner) : IChainStore
     public Task<IReadOnlyList<FeedState>> GetFeedStatesAsync(ChainId chain, CancellationToken cancellationToken) =>
         inner.GetFeedStatesAsync(chain, cancellationToken);
 
+    public Task<FeedState?> GetFeedDecimalsStateAsync(ChainId chain, EvmAddress feed, CancellationToken cancellationToken) =>
+        inner.GetFeedDecimalsStateAsync(chain, feed, cancellationToken);
+
     public Task<bool> RecordAccountStateAsync(AccountStateRecord record, CancellationToken cancellationToken) =>
         inner.RecordAccountStateAsync(record, cancellationToken);
 

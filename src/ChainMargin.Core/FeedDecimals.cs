@@ -9,11 +9,10 @@ public sealed record FeedDecimals(int? Decimals, string? Problem)
 }
 
 /// <summary>
-/// Where feed decimals come from: the feed's own decimals() on its chain, read once and kept (a feed's decimals do not
-/// change). A read that fails is not kept, and comes back with its problem.
+/// Where feed decimals come from: the feed states the chains' watchers committed (each feed's decimals() read pinned to
+/// a commit's last block). A feed whose decimals are not known comes back with the reason.
 /// </summary>
 public interface IFeedDecimalsSource
 {
-    /// <summary>The feed's decimals, read at <paramref name="block"/> (null: the latest block) the first time.</summary>
-    Task<FeedDecimals> GetAsync(ChainId chain, EvmAddress feed, long? block, CancellationToken cancellationToken);
+    Task<FeedDecimals> GetAsync(ChainId chain, EvmAddress feed, CancellationToken cancellationToken);
 }

@@ -47,6 +47,12 @@ public interface IChainStore
     /// <summary>The feed states read on a chain (one per feed and block read at), by feed then block.</summary>
     Task<IReadOnlyList<FeedState>> GetFeedStatesAsync(ChainId chain, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Where a feed's decimals stand in the store: its newest stored state that read them; when no stored read did, its
+    /// newest state (which carries the reason); null when the chain's watcher stored no read of the feed.
+    /// </summary>
+    Task<FeedState?> GetFeedDecimalsStateAsync(ChainId chain, EvmAddress feed, CancellationToken cancellationToken);
+
     /// <summary>Records an account's margin state when it changes; returns false when the state is unchanged.</summary>
     Task<bool> RecordAccountStateAsync(AccountStateRecord record, CancellationToken cancellationToken);
 

@@ -43,7 +43,9 @@ public sealed class ChainWatcher
     private readonly BlockHeaders _headers;
     private readonly LogFetcher _logs;
     private readonly EventDecoder _decoder;
-    private readonly FeedStateReader? _feedStates;
+    private readonly PinnedStateReader _pinned;
+    private readonly SortedSet<EvmAddress> _feeds;
+    private FeedStateReader? _feedStates;
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private ChainCheckpoint? _checkpoint;
@@ -64,14 +66,14 @@ public sealed class ChainWatcher
         _headers = new BlockHeaders(rpc, Chain);
         _decoder = new EventDecoder(Chain, Roles(options.Contracts));
         _logs = new LogFetcher(rpc, _decoder.Addresses, options.InitialBlockRange, options.MaxBlockRange, options.Parallelism);
-        var feeds = Roles(options.Contracts).Where(r => r.Value == ContractRole.PriceFeed).Select(r => r.Key).ToList();
-        if (!string.IsNullOrWhiteSpace(options.Contracts.Multicall3) && feeds.Count > 0)
-        {
-            var multicall = EvmAddress.TryParse(options.Contracts.Multicall3, out var parsed)
-                ? parsed
-                : throw new FormatException($"Contracts:Multicall3 '{options.Contracts.Multicall3}' is not an address");
-            _feedStates = new FeedStateReader(new PinnedStateReader(rpc, Chain, multicall), feeds);
-        }
+        // Every commit stores the feeds' state, with or without Multicall3 (then as one JSON-RPC batch): the margin side
+        // takes feed decimals from the store only, so a process that does not own this chain never asks its node.
+        EvmAddress? multicall = string.IsNullOrWhiteSpace(options.Contracts.Multicall3) ? null
+            : EvmAddress.TryParse(options.Contracts.Multicall3, out var parsed) ? parsed
+            : throw new FormatException($"Contracts:Multicall3 '{options.Contracts.Multicall3}' is not an address");
+        _pinned = new PinnedStateReader(rpc, Chain, multicall);
+        _feeds = [];
+        AddFeeds(Roles(options.Contracts).Where(r => r.Value == ContractRole.PriceFeed).Select(r => r.Key));
     }
 
     public ChainId Chain { get; }
@@ -176,6 +178,9 @@ public sealed class ChainWatcher
         if (!_checkpointLoaded)
         {
             _checkpoint = await _store.GetCheckpointAsync(Chain, cancellationToken).ConfigureAwait(false);
+            var markets = await _store.GetPerpMarketsAsync(cancellationToken).ConfigureAwait(false);
+            var series = await _store.GetOptionSeriesAsync(cancellationToken).ConfigureAwait(false);
+            AddFeeds(markets.Where(m => m.Chain == Chain).Select(m => m.Feed).Concat(series.Where(x => x.Chain == Chain).Select(x => x.Feed)));
             _checkpointLoaded = true;
             if (_checkpoint is not null)
             {
@@ -284,6 +289,7 @@ public sealed class ChainWatcher
         }
 
         var last = byNumber[to];
+        AddFeeds(facts.OfType<PerpMarketListed>().Select(f => f.Feed).Concat(facts.OfType<OptionSeriesListed>().Select(f => f.Feed)));
 
         // The feeds as they stand at the checkpoint, pinned to its hash: committed with it, rolled back with it.
         var feedStates = _feedStates is null ? null : await _feedStates.ReadAsync(last.Block, cancellationToken).ConfigureAwait(false);
@@ -323,6 +329,25 @@ public sealed class ChainWatcher
         }
 
         return _logs.FetchAsync(from, to, cancellationToken);
+    }
+
+    /// <summary>
+    /// Adds feeds whose state every commit reads: the configured price, volatility and sequencer feeds, and the feeds
+    /// the chain's perp markets and option series were listed with (their entry prices and strikes are in those feeds'
+    /// decimals, and such a feed need not be configured).
+    /// </summary>
+    private void AddFeeds(IEnumerable<EvmAddress> feeds)
+    {
+        var added = false;
+        foreach (var feed in feeds)
+        {
+            added |= _feeds.Add(feed);
+        }
+
+        if (added)
+        {
+            _feedStates = new FeedStateReader(_pinned, _feeds);
+        }
     }
 
     /// <summary>

@@ -195,6 +195,38 @@ public abstract partial class SqlChainStore : IChainStore
             cancellationToken).ConfigureAwait(false);
     }
 
+    public async Task<FeedState?> GetFeedDecimalsStateAsync(ChainId chain, EvmAddress feed, CancellationToken cancellationToken)
+    {
+        // Two backward walks of the primary key (chain, feed, block): the newest read with decimals (usually the newest
+        // row), and the newest row, kept only when no read ever got decimals.
+        var rows = await QueryAsync(
+            """
+            select * from (
+                select 0 as pick, block_number, block_hash, decimals, round_id, answer, updated_at, reason from feed_states
+                where chain_id = @chain and feed = @feed and decimals is not null
+                order by block_number desc limit 1) with_decimals
+            union all
+            select * from (
+                select 1 as pick, block_number, block_hash, decimals, round_id, answer, updated_at, reason from feed_states
+                where chain_id = @chain and feed = @feed
+                order by block_number desc limit 1) newest
+            """,
+            c =>
+            {
+                Add(c, "chain", Columns.ToColumn(chain));
+                Add(c, "feed", feed.Value);
+            },
+            r => (Pick: r.GetInt32(0), State: new FeedState(
+                new BlockRef(chain, r.GetInt64(1), r.GetString(2)), feed,
+                r.IsDBNull(3) ? null : r.GetInt32(3),
+                r.IsDBNull(4) ? null : ReadBig(r, 4),
+                r.IsDBNull(5) ? null : ReadBig(r, 5),
+                r.IsDBNull(6) ? null : r.GetInt64(6),
+                r.IsDBNull(7) ? null : r.GetString(7))),
+            cancellationToken).ConfigureAwait(false);
+        return rows.OrderBy(r => r.Pick).Select(r => r.State).FirstOrDefault();
+    }
+
     public async Task<IReadOnlyList<AccountStateRecord>> GetAccountStateHistoryAsync(EvmAddress account, CancellationToken cancellationToken)
     {
         return await QueryAsync(

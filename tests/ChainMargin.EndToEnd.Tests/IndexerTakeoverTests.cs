@@ -6,7 +6,8 @@ namespace ChainMargin.EndToEnd.Tests;
 
 /// <summary>
 /// Two `chainmargin` processes on one PostgreSQL: only the lease holder indexes the chain; when it is SIGKILLed the
-/// other takes the chain over from the checkpoint and completes the index exactly.
+/// other takes the chain over from the checkpoint and completes the index exactly. A process that does not own the
+/// chain asks its node nothing, margin included: feed decimals come from the feed states the owner stored.
 /// </summary>
 [Collection(IndexerProcessGroup.Name)]
 public sealed class IndexerTakeoverTests(SeededChainFixture chain) : IAsyncLifetime
@@ -42,10 +43,23 @@ public sealed class IndexerTakeoverTests(SeededChainFixture chain) : IAsyncLifet
         try
         {
             // B runs its watcher loop (it prints the chain's progress each second) but does not own the chain: it asks
-            // the node for no block and no log. (Its margin service may read the feeds' decimals, which are eth_calls.)
+            // the node nothing at all.
             await IndexDatabase.UntilAsync(
                 () => Task.FromResult(b.CountLines(SeededChainFixture.ChainName + " ") >= 2), "B to run and report the chain twice", () => b.Output);
-            Assert.DoesNotContain(proxyB.Calls, c => c.Method != "eth_call");
+            Assert.Empty(proxyB.Calls);
+
+            // Nor does a process that computes every account's margin from the store (`chainmargin at-risk`): the feeds'
+            // decimals are the ones A committed with its checkpoints.
+            await using (var proxyC = new FaultProxy(chain.Node.RpcUrl))
+            await using (var c = IndexerProcess.Start(chain.ChainsFile(proxyC.Url), _database.ConnectionString, "at-risk"))
+            {
+                Assert.True(await c.WaitForExitAsync(TimeSpan.FromMinutes(2)) == 0, "at-risk failed:\n" + c.Output);
+                Assert.Matches(@"\d+ of [1-9]\d* account\(s\) at risk", c.Output);
+                Assert.DoesNotContain("decimals", c.Output, StringComparison.Ordinal);
+                Assert.Empty(proxyC.Calls);
+            }
+
+            Assert.Empty(proxyB.Calls);
             Assert.Equal(1, await LeaseHoldersAsync(index));
             Assert.Equal(stopAt, await index.CheckpointAsync(SeededChainFixture.ChainId));
 

@@ -110,6 +110,50 @@ public sealed class PinnedStateReaderTests : IClassFixture<AnvilProtocolFixture>
         Assert.All(stored.Where(s => s.Answer is null), s => Assert.False(string.IsNullOrEmpty(s.Reason)));
     }
 
+    [Fact]
+    public async Task ReadAsync_WithoutMulticall3_IsOneBatchPinnedToTheBlock_WithTheSameAnswers()
+    {
+        await _chain.SetPriceAsync("ETH", 3_050m);
+        var pinned = await _chain.HeadAsync();
+        await using var proxy = new FaultProxy(_fixture.RpcUrl);
+        using var rpc = new JsonRpcClient([proxy.Url]);
+        var batched = new FeedStateReader(new PinnedStateReader(rpc, new ChainId(_fixture.ChainId), null), Feeds);
+        var aggregated = new FeedStateReader(new PinnedStateReader(rpc, new ChainId(_fixture.ChainId), EvmAddress.Parse(_fixture.Protocol.Multicall3)), Feeds);
+
+        var before = proxy.Calls.Count;
+        var states = await batched.ReadAsync(pinned, None);
+
+        // One header, then one JSON-RPC batch carrying every feed's two eth_calls; no Multicall3 anywhere.
+        var calls = proxy.Calls.Skip(before).ToList();
+        Assert.Equal(["eth_getBlockByNumber", "eth_call"], calls.Select(c => c.Method));
+        Assert.Equal(2 * Feeds.Count, calls[1].Calls);
+        await AssertEqualsDirectCallsAsync(states, pinned);
+        Assert.Equal(await aggregated.ReadAsync(pinned, None), states);
+    }
+
+    [Theory]
+    [InlineData(StorageOptions.Sqlite)]
+    [InlineData(StorageOptions.Postgres)]
+    public async Task Watcher_WithoutMulticall3_StillStoresTheFeedsAtEachCheckpoint(string provider)
+    {
+        await using var store = await TestStore.CreateAsync(provider);
+        var options = IndexRig.Options(_fixture.RpcUrl, _fixture.ChainId, _fixture.Protocol);
+        Assert.True(string.IsNullOrEmpty(options.Contracts.Multicall3));
+        options.MaxBlocksPerCommit = 50;
+        using var handle = IndexRig.Watcher(options, store.Store);
+        await IndexRig.CatchUpAsync(handle.Watcher);
+
+        var chain = new ChainId(_fixture.ChainId);
+        var checkpoint = (await store.Store.GetCheckpointAsync(chain, None))!.Block;
+        var atCheckpoint = (await store.Store.GetFeedStatesAsync(chain, None)).Where(s => s.Block == checkpoint).OrderBy(s => s.Feed).ToList();
+        Assert.Equal(Feeds, atCheckpoint.Select(s => s.Feed));
+        await AssertEqualsDirectCallsAsync(atCheckpoint, checkpoint.Number);
+        foreach (var feed in Feeds)
+        {
+            Assert.Equal(atCheckpoint.Single(s => s.Feed == feed), await store.Store.GetFeedDecimalsStateAsync(chain, feed, None));
+        }
+    }
+
     /// <summary>Each state equals decimals() and latestRoundData() asked of the feed alone with a plain eth_call at the block.</summary>
     private async Task AssertEqualsDirectCallsAsync(IReadOnlyList<FeedState> states, long block)
     {

@@ -440,6 +440,31 @@ public abstract class ChainStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task GetFeedDecimalsStateAsync_NewestReadWithDecimals_ElseTheNewestReason_NullWhenNoneStored()
+    {
+        FeedState Read(long block, int feed, int decimals, string fork = "a") =>
+            new(Block(block, fork), Address(feed), decimals, 1_000 + block, 3_000 + block, 1_700_000_000 + block, null);
+        FeedState Failed(long block, int feed, string fork = "a") =>
+            new(Block(block, fork), Address(feed), null, null, null, null, $"decimals() reverted at block {block}");
+
+        // Feed 300 read at 4 and 8, failed at 12 (a node hiccup); 301 never answered; 302 arrived at block 8.
+        await Store.CommitAsync(Batch(1, 4, []) with { FeedStates = [Read(4, 300, 8), Failed(4, 301), Failed(4, 302)] }, None);
+        await Store.CommitAsync(Batch(5, 8, []) with { FeedStates = [Read(8, 300, 8), Failed(8, 301), Read(8, 302, 18)] }, None);
+        await Store.CommitAsync(Batch(9, 12, []) with { FeedStates = [Failed(12, 300), Failed(12, 301), Read(12, 302, 18)] }, None);
+
+        Assert.Equal(Read(8, 300, 8), await Store.GetFeedDecimalsStateAsync(Chain, Address(300), None));
+        Assert.Equal(Failed(12, 301), await Store.GetFeedDecimalsStateAsync(Chain, Address(301), None));
+        Assert.Equal(Read(12, 302, 18), await Store.GetFeedDecimalsStateAsync(Chain, Address(302), None));
+        Assert.Null(await Store.GetFeedDecimalsStateAsync(Chain, Address(303), None));
+        Assert.Null(await Store.GetFeedDecimalsStateAsync(OtherChain, Address(300), None));
+
+        // A reorg above block 6 takes the later reads with it: 302's decimals are not known any more.
+        await Store.RollbackToAsync(Block(6), None);
+        Assert.Equal(Failed(4, 302), await Store.GetFeedDecimalsStateAsync(Chain, Address(302), None));
+        Assert.Equal(Read(4, 300, 8), await Store.GetFeedDecimalsStateAsync(Chain, Address(300), None));
+    }
+
+    [Fact]
     public async Task CommitAsync_RejectedLogs_StoredWithReasonInLogOrder()
     {
         var topic = "0x" + new string('a', 64);

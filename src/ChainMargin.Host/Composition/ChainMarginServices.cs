@@ -62,7 +62,7 @@ public static class ChainMarginServices
             margin.FeedDecimals = sp.GetRequiredService<IFeedDecimalsSource>();
             return margin;
         });
-        services.AddSingleton<IFeedDecimalsSource>(sp => new FeedDecimalsReader(chains, time: sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IFeedDecimalsSource>(sp => new ChainMargin.Liquidation.Oracles.StoredFeedDecimals(sp.GetRequiredService<IChainStore>()));
         services.AddChainMarginAccounts(configuration);
         services.AddHostedService<WatcherHostedService>();
         Aave.AaveV3VenueServices.AddAaveV3Venues(services, chains);

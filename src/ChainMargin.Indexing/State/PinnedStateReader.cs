@@ -22,15 +22,17 @@ public sealed record PinnedState(BlockRef Block, IReadOnlyList<StateAnswer> Answ
 /// every call goes into one Multicall3 aggregate3 (allowFailure, so one reverting call does not hide the others), sent
 /// as one eth_call pinned to the block by its hash (EIP-1898), so all answers come from the same state, and a block
 /// that a reorg replaced is refused by the node rather than answered from the other fork. Where Multicall3 has no code
-/// at that block (a chain where it arrived later), the calls go as one JSON-RPC batch pinned to the same hash.
+/// at that block (a chain where it arrived later), or the chain has none configured, the calls go as one JSON-RPC batch
+/// pinned to the same hash.
 /// </summary>
 public sealed class PinnedStateReader
 {
     private readonly JsonRpcClient _rpc;
     private readonly BlockHeaders _headers;
-    private readonly EvmAddress _multicall3;
+    private readonly EvmAddress? _multicall3;
 
-    public PinnedStateReader(JsonRpcClient rpc, ChainId chain, EvmAddress multicall3)
+    /// <param name="multicall3">The chain's Multicall3; null reads every call in a JSON-RPC batch instead.</param>
+    public PinnedStateReader(JsonRpcClient rpc, ChainId chain, EvmAddress? multicall3)
     {
         ArgumentNullException.ThrowIfNull(rpc);
         _rpc = rpc;
@@ -55,11 +57,16 @@ public sealed class PinnedStateReader
         }
 
         var at = new Dictionary<string, object> { ["blockHash"] = block.Hash, ["requireCanonical"] = true };
+        if (_multicall3 is not { } multicall3)
+        {
+            return new PinnedState(block, await OneByOneAsync(calls, at, cancellationToken).ConfigureAwait(false));
+        }
+
         var aggregate = new Aggregate3Function
         {
             Calls = [.. calls.Select(c => new Call3 { Target = c.Target.Value, AllowFailure = true, CallData = c.CallData })],
         };
-        var answer = await _rpc.CallAsync("eth_call", [Call(_multicall3, aggregate.GetCallData()), at], cancellationToken)
+        var answer = await _rpc.CallAsync("eth_call", [Call(multicall3, aggregate.GetCallData()), at], cancellationToken)
             .ConfigureAwait(false);
         var hex = answer.ValueKind == JsonValueKind.String ? answer.GetString()! : throw new FormatException($"eth_call answered {answer.ValueKind}, not hex data");
         if (hex is "0x" or "0X")
@@ -70,7 +77,7 @@ public sealed class PinnedStateReader
         var results = AaveV3Abi.DecodeMulticall3Results(hex);
         if (results.Count != calls.Count)
         {
-            throw new FormatException($"Multicall3 at {_multicall3} answered {results.Count} results for {calls.Count} calls at block {block.Number}");
+            throw new FormatException($"Multicall3 at {multicall3} answered {results.Count} results for {calls.Count} calls at block {block.Number}");
         }
 
         return new PinnedState(block, [.. results.Select(r => new StateAnswer(r.Success, r.ReturnData))]);

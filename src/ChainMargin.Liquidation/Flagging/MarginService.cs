@@ -126,8 +126,8 @@ public sealed partial class MarginService : IDisposable
     public AccountDirectory? Accounts { get; set; }
 
     /// <summary>
-    /// Optional, set by the host: each feed's decimals() from its chain, read once at the chain's indexed checkpoint.
-    /// Without it the reference protocol's 8 decimals are assumed.
+    /// Optional, set by the host: each feed's decimals as its chain's watcher stored them (see
+    /// <see cref="Oracles.StoredFeedDecimals"/>). Without it the reference protocol's 8 decimals are assumed.
     /// </summary>
     public IFeedDecimalsSource? FeedDecimals { get; set; }
 
@@ -307,8 +307,8 @@ public sealed partial class MarginService : IDisposable
     }
 
     /// <summary>
-    /// The decimals of every feed the rows use (price, volatility, perp market and option series feeds), each read at
-    /// its chain's checkpoint the first time; null without a <see cref="FeedDecimals"/> source.
+    /// The decimals of every feed the rows use (price, volatility, perp market and option series feeds); null without a
+    /// <see cref="FeedDecimals"/> source.
     /// </summary>
     private async Task<IReadOnlyDictionary<(ChainId, EvmAddress), FeedDecimals>?> ReadDecimalsAsync(StoreSnapshot rows, CancellationToken cancellationToken)
     {
@@ -325,8 +325,7 @@ public sealed partial class MarginService : IDisposable
         var decimals = new Dictionary<(ChainId, EvmAddress), FeedDecimals>();
         foreach (var (chain, feed) in feeds)
         {
-            long? block = rows.Checkpoints.TryGetValue(chain, out var checkpoint) ? checkpoint.Number : null;
-            decimals[(chain, feed)] = await source.GetAsync(chain, feed, block, cancellationToken).ConfigureAwait(false);
+            decimals[(chain, feed)] = await source.GetAsync(chain, feed, cancellationToken).ConfigureAwait(false);
         }
 
         return decimals;

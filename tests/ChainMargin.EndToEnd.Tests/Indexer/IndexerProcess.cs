@@ -39,7 +39,8 @@ public sealed class IndexerProcess : IAsyncDisposable
         }
     }
 
-    public static IndexerProcess Start(string chainsFile, string connectionString)
+    /// <param name="command">The `chainmargin` command: backfill, or another that reads the same store (at-risk).</param>
+    public static IndexerProcess Start(string chainsFile, string connectionString, string command = "backfill")
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -50,7 +51,7 @@ public sealed class IndexerProcess : IAsyncDisposable
         var storage = new NpgsqlConnectionStringBuilder(connectionString) { ApplicationName = ApplicationName }.ConnectionString;
         string[] args =
         [
-            Path.Combine(AppContext.BaseDirectory, "chainmargin.dll"), "backfill",
+            Path.Combine(AppContext.BaseDirectory, "chainmargin.dll"), command,
             "--Storage:Provider=postgres", "--Storage:ConnectionString=" + storage,
             "--Api:Urls=http://127.0.0.1:" + AnvilNode.FreePort(),
             "--Chains:0:MaxBlocksPerCommit=" + SeededChainFixture.CommitBlocks,
