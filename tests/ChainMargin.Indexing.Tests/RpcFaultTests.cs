@@ -283,6 +283,52 @@ public sealed class RpcFaultTests : IClassFixture<ActiveChainFixture>, IDisposab
     }
 
     [Fact]
+    public async Task LogAnswersReadInPlace_MembersReorderedOrExtra_ErrorAfterTheResult_IndexIsExact()
+    {
+        // The client reads eth_getLogs answers from the bytes, member by member: any member order, members it does
+        // not know (nested too) must read as they do through a parsed document, and an error member that follows a
+        // well-formed result still makes the answer a node error, not a result.
+        static JsonNode Reshape(JsonNode answer)
+        {
+            var reshaped = new JsonObject();
+            var result = answer["result"]!.AsArray();
+            var logs = new JsonArray();
+            foreach (var log in result)
+            {
+                var members = log!.AsObject().Reverse().Select(m => (m.Key, Value: m.Value?.DeepClone())).ToList();
+                var copy = new JsonObject { ["unknown"] = new JsonObject { ["nested"] = new JsonArray(1, new JsonObject { ["address"] = "0x00" }) } };
+                foreach (var (key, value) in members)
+                {
+                    copy[key] = value;
+                }
+
+                logs.Add(copy);
+            }
+
+            reshaped["result"] = logs;
+            reshaped["id"] = answer["id"]!.DeepClone();
+            reshaped["jsonrpc"] = "2.0";
+            return reshaped;
+        }
+
+        var once = Once((c => c.Method == "eth_getLogs", new Fault(FaultKind.Rewrite, Rewrite: a =>
+        {
+            a["error"] = new JsonObject { ["code"] = -32603, ["message"] = "internal error after the result" };
+            return a;
+        })));
+        Proxy.Plan = c => once(c) ?? (c.Method == "eth_getLogs" ? new Fault(FaultKind.Rewrite, Rewrite: Reshape) : null);
+        await using var store = await TestStore.CreateAsync();
+        using var handle = Watcher(store);
+
+        await RunUntilCaughtUpAsync(handle);
+
+        var refused = Proxy.Injected.Select(i => i.Call).Where(c => c.Method == "eth_getLogs").MinBy(c => c.Sequence)!;
+        Assert.Contains(Proxy.Calls, c => c.Sequence > refused.Sequence && c.Method == "eth_getLogs" && c.FromBlock == refused.FromBlock);
+        Assert.True(Proxy.InjectedCount(FaultKind.Rewrite) >= 2, $"{Proxy.InjectedCount(FaultKind.Rewrite)} answers rewritten");
+        await AssertExactAsync(store);
+    }
+
+    [Fact]
     public async Task Chaos_AFaultEveryFewRequests_IndexIsExact()
     {
         Fault?[] cycle =
