@@ -75,6 +75,17 @@ public sealed class RawLogReaderTests
     }
 
     [Fact]
+    public void ReadLogs_TopicRecurringLaterInTheAnswer_IsTheSameInstance_OthersKeepTheirValue()
+    {
+        var others = Enumerable.Range(0, 50).Select(i => "0x" + i.ToString("x64", System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        var logs = ReadAll("[" + Log() + "," + string.Join(",", others.Select(t => Log(topic1: t))) + "," + Log() + "]")!;
+
+        Assert.Same(logs[0].Topics[1], logs[^1].Topics[1]);
+        Assert.Equal(others, logs.Skip(1).SkipLast(1).Select(l => l.Topics[1]));
+        Assert.All(logs, l => Assert.Same(logs[0].Topics[0], l.Topics[0]));
+    }
+
+    [Fact]
     public void ReadLogs_MoreThanFourTopics_AllKept()
     {
         var topics = Enumerable.Range(1, 6).Select(i => "0x" + new string((char)('0' + i), 64)).ToArray();

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Text;
 using ChainMargin.Core;
 using Nethereum.Util;
@@ -64,6 +65,10 @@ public sealed class EventDecoder
     private string? _lastTopicLower;
     private string? _lastContractText;
     private EvmAddress _lastContract;
+
+    // Topic strings recur as the same instances within an answer (the log reader keeps them): a direct-mapped table
+    // by object identity finds an account or token parsed before without hashing its 66 characters.
+    private readonly (string? Topic, EvmAddress Address)[] _topicInstances = new (string?, EvmAddress)[1024];
 
     public EventDecoder(ChainId chain, IReadOnlyDictionary<EvmAddress, ContractRole> roles)
     {
@@ -174,8 +179,15 @@ public sealed class EventDecoder
     /// </summary>
     private EvmAddress TopicAddress(string topic)
     {
+        ref var instance = ref _topicInstances[RuntimeHelpers.GetHashCode(topic) & (1024 - 1)];
+        if (ReferenceEquals(instance.Topic, topic))
+        {
+            return instance.Address;
+        }
+
         if (_topicAddresses.TryGetValue(topic, out var address))
         {
+            instance = (topic, address);
             return address;
         }
 
@@ -186,6 +198,7 @@ public sealed class EventDecoder
         }
 
         _topicAddresses[topic] = address;
+        instance = (topic, address);
         return address;
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
@@ -12,14 +13,19 @@ public sealed record RawLog(string Address, string[] Topics, string Data, long B
 }
 
 /// <summary>
-/// Reads the logs of one eth_getLogs answer straight from its bytes. Logs of one block share its hash and number, and
-/// most come from a few contracts with a few event signatures: a value whose bytes equal the previous log's at the
-/// same place is reused rather than allocated again, and quantities are parsed from the raw bytes. Fields the index
+/// Reads the logs of one eth_getLogs answer straight from its bytes. Logs of one block share its hash and number, most
+/// come from a few contracts, and their topics (signatures, accounts, tokens) recur: an address or block hash whose
+/// bytes equal the previous log's, or a topic already seen in this answer, is reused rather than allocated again, and
+/// quantities are parsed from the raw bytes. Fields the index
 /// does not keep (transaction hash and index, timestamps) are skipped unread. Not thread-safe: one per answer.
 /// </summary>
 public sealed class RawLogReader
 {
-    private readonly Reused[] _topics = [new(), new(), new(), new()];
+    // Indexed topics repeat across an answer's logs (the same accounts and tokens), not only from one log to the next:
+    // a small direct-mapped table of the topic strings already made, found by a hash of the raw bytes. A collision
+    // only costs a new string, so crafted topics cannot make a lookup slower than a miss.
+    private const int TopicSlots = 1024;
+    private readonly string?[] _topicTable = new string?[TopicSlots];
     private readonly Reused _address = new();
     private readonly Reused _blockHash = new();
     private readonly string[] _found = new string[4];
@@ -140,7 +146,7 @@ public sealed class RawLogReader
 
             if (count < found.Length)
             {
-                found[count] = Reuse(ref reader, _topics[count], "topics");
+                found[count] = Intern(ref reader);
             }
             else
             {
@@ -158,6 +164,27 @@ public sealed class RawLogReader
 
         more?.CopyTo(topics, found.Length);
         return topics;
+    }
+
+    private string Intern(ref Utf8JsonReader reader)
+    {
+        var raw = reader.ValueSpan;
+        if (reader.ValueIsEscaped || raw.Length < 16)
+        {
+            return reader.GetString()!;
+        }
+
+        var tail = raw[^16..];
+        var hash = (BinaryPrimitives.ReadUInt64LittleEndian(tail) * 0x9E3779B97F4A7C15UL) ^ BinaryPrimitives.ReadUInt64LittleEndian(tail[8..]);
+        hash *= 0xBF58476D1CE4E5B9UL;
+        ref var slot = ref _topicTable[(int)(hash >> 54)];
+        if (slot is not null && System.Text.Ascii.Equals(raw, slot))
+        {
+            return slot;
+        }
+
+        slot = reader.GetString()!;
+        return slot;
     }
 
     private static string Reuse(ref Utf8JsonReader reader, Reused last, string name)
