@@ -396,6 +396,34 @@ internal static class ProcessCpu
         }
     }
 
+    /// <summary>
+    /// CPU time so far of each thread of a process whose name starts with <paramref name="namePrefix"/>, by thread id
+    /// (e.g. ".NET Tiered Com", the runtime's background re-compilation of hot methods).
+    /// </summary>
+    public static Dictionary<int, TimeSpan> OfThreads(int pid, string namePrefix)
+    {
+        var threads = new Dictionary<int, TimeSpan>();
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                if (File.ReadAllText(Path.Combine(task, "comm")).StartsWith(namePrefix, StringComparison.Ordinal))
+                {
+                    var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                    var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+                    threads[int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)] = TimeSpan.FromMilliseconds(ticks * 10);
+                }
+            }
+            catch (IOException)
+            {
+                // The thread ended while it was read.
+            }
+        }
+
+        return threads;
+    }
+
     public static string Uptime()
     {
         var load = File.ReadAllText("/proc/loadavg").Split(' ');
