@@ -9,7 +9,9 @@ namespace ChainMargin.Bench;
 
 /// <summary>
 /// Wraps the HTTP transport of the watcher's RPC client: counts requests and bytes, and measures the wall time during
-/// which at least one request was on the wire (send to last response byte, the body buffered here).
+/// which at least one request was on the wire (send to last response byte). The body is not buffered here: the client
+/// streams it into its own pooled buffer, and a second copy made by the instrument would count as the indexer's CPU.
+/// The request ends when the client has read the body to its end (or dropped it).
 /// </summary>
 internal sealed class TimingHandler : DelegatingHandler
 {
@@ -51,16 +53,16 @@ internal sealed class TimingHandler : DelegatingHandler
             }
         }
 
-        try
+        var ended = 0;
+        void End(long bytes)
         {
-            var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
-            await response.Content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
-            Interlocked.Add(ref _bytes, response.Content.Headers.ContentLength ?? 0);
+            if (Interlocked.Exchange(ref ended, 1) != 0)
+            {
+                return;
+            }
+
+            Interlocked.Add(ref _bytes, bytes);
             Interlocked.Increment(ref _requests);
-            return response;
-        }
-        finally
-        {
             lock (_gate)
             {
                 if (--_inFlight == 0)
@@ -68,6 +70,82 @@ internal sealed class TimingHandler : DelegatingHandler
                     _busyTicks += Stopwatch.GetTimestamp() - _busySince;
                 }
             }
+        }
+
+        try
+        {
+            var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            var original = response.Content;
+            var body = new EndTrackingStream(await original.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), End);
+            var tracked = new StreamContent(body);
+            foreach (var header in original.Headers)
+            {
+                tracked.Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
+
+            response.Content = tracked;
+            return response;
+        }
+        catch
+        {
+            End(0);
+            throw;
+        }
+    }
+
+    /// <summary>Reports the bytes read once the body is read to its end or disposed, whichever comes first.</summary>
+    private sealed class EndTrackingStream(Stream inner, Action<long> ended) : Stream
+    {
+        private long _read;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => _read; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Count(await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false));
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                ended(_read);
+                inner.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+
+        private int Count(int read)
+        {
+            _read += read;
+            if (read == 0)
+            {
+                ended(_read);
+            }
+
+            return read;
         }
     }
 }
@@ -319,6 +397,34 @@ internal static class ProcessCpu
         {
             return TimeSpan.Zero;
         }
+    }
+
+    /// <summary>
+    /// CPU time so far of each thread of a process whose name starts with <paramref name="namePrefix"/>, by thread id
+    /// (e.g. ".NET Tiered Com", the runtime's background re-compilation of hot methods).
+    /// </summary>
+    public static Dictionary<int, TimeSpan> OfThreads(int pid, string namePrefix)
+    {
+        var threads = new Dictionary<int, TimeSpan>();
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                if (File.ReadAllText(Path.Combine(task, "comm")).StartsWith(namePrefix, StringComparison.Ordinal))
+                {
+                    var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                    var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+                    threads[int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)] = TimeSpan.FromMilliseconds(ticks * 10);
+                }
+            }
+            catch (IOException)
+            {
+                // The thread ended while it was read.
+            }
+        }
+
+        return threads;
     }
 
     public static string Uptime()

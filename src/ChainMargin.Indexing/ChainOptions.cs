@@ -40,6 +40,13 @@ public sealed class ChainOptions
     [Range(1, 10_000_000)]
     public int MaxBlocksPerCommit { get; set; } = 20_000;
 
+    /// <summary>
+    /// Backfill spans fetched ahead, one after the other, while the current span is decoded and committed (only spans
+    /// wholly below the finality window). Each holds up to MaxBlocksPerCommit blocks of logs in memory; 0 turns it off.
+    /// </summary>
+    [Range(0, 8)]
+    public int PrefetchSpans { get; set; } = 2;
+
     [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 

@@ -49,7 +49,7 @@ public sealed class ChainWatcher
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private ChainCheckpoint? _checkpoint;
-    private (long From, long To, Task<List<RawLog>> Logs)? _prefetch;
+    private readonly Queue<(long From, long To, Task<List<RawLog>> Logs)> _prefetch = new();
     private bool _checkpointLoaded;
     private readonly List<IChainSpanIndexer> _spanIndexers = [];
 
@@ -212,14 +212,10 @@ public sealed class ChainWatcher
         var started = Stopwatch.GetTimestamp();
         var logs = await TakeLogsAsync(from, to, cancellationToken).ConfigureAwait(false);
 
-        // Backfill: fetch the next span while this one is checked, decoded and committed, so node, CPU and database
-        // work overlap. Only for a span wholly below the finality window, whose logs need no hash check against
-        // headers read later. Should this step fail, the next one drops it unless it asks for exactly that span.
-        var nextTo = Math.Min(target, to + Math.Max(_options.MaxBlocksPerCommit, 1));
-        if (to < target && nextTo < head - _options.FinalityDepth)
-        {
-            _prefetch = (to + 1, nextTo, _logs.FetchAsync(to + 1, nextTo, cancellationToken));
-        }
+        // Backfill: fetch the next spans while this one is checked, decoded and committed, so node, CPU and database
+        // work overlap. Only for spans wholly below the finality window, whose logs need no hash check against
+        // headers read later. Should this step fail, the next one drops them unless it asks for exactly the first.
+        Prefetch(to, head, target, cancellationToken);
 
         // Blocks inside the finality window may still be reorged: keep every header there, and check that the logs
         // came from the same fork as the headers. Below it, only the span's last block is needed (the checkpoint).
@@ -315,17 +311,20 @@ public sealed class ChainWatcher
     /// <summary>The logs of [from, to]: the prefetched ones when they are of exactly this span, else fetched now.</summary>
     private Task<List<RawLog>> TakeLogsAsync(long from, long to, CancellationToken cancellationToken)
     {
-        var prefetch = _prefetch;
-        _prefetch = null;
-        if (prefetch is { } p)
+        if (_prefetch.TryDequeue(out var first))
         {
-            if (p.From == from && p.To == to)
+            if (first.From == from && first.To == to)
             {
-                return p.Logs;
+                return first.Logs;
             }
 
-            // Not wanted (a failed commit, a rollback, a moved head): its outcome, a failure included, is dropped.
-            _ = p.Logs.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            // Not wanted (a failed commit, a rollback, a moved head): neither is anything queued after it. Their
+            // outcomes, failures included, are dropped.
+            Drop(first.Logs);
+            while (_prefetch.TryDequeue(out var later))
+            {
+                Drop(later.Logs);
+            }
         }
 
         return _logs.FetchAsync(from, to, cancellationToken);
@@ -349,6 +348,51 @@ public sealed class ChainWatcher
             _feedStates = new FeedStateReader(_pinned, _feeds);
         }
     }
+
+    /// <summary>
+    /// Queues fetches of the spans after <paramref name="to"/>, up to <see cref="ChainOptions.PrefetchSpans"/>, each
+    /// started when the one before it has its logs: at most one span's requests are on the wire for prefetching, so
+    /// the step's own calls (head, headers) are not queued behind them.
+    /// </summary>
+    private void Prefetch(long to, long head, long target, CancellationToken cancellationToken)
+    {
+        var span = Math.Max(_options.MaxBlocksPerCommit, 1);
+        var last = to;
+        Task? previous = null;
+        foreach (var queued in _prefetch)
+        {
+            last = queued.To;
+            previous = queued.Logs;
+        }
+
+        while (_prefetch.Count < _options.PrefetchSpans && last < target)
+        {
+            var nextTo = Math.Min(target, last + span);
+            if (nextTo >= head - _options.FinalityDepth)
+            {
+                break;
+            }
+
+            var fetch = FetchAfterAsync(previous, last + 1, nextTo, cancellationToken);
+            _prefetch.Enqueue((last + 1, nextTo, fetch));
+            previous = fetch;
+            last = nextTo;
+        }
+    }
+
+    private async Task<List<RawLog>> FetchAfterAsync(Task? previous, long from, long to, CancellationToken cancellationToken)
+    {
+        if (previous is not null)
+        {
+            // A failed span before this one fails this one too: the step that takes it retries from its own span.
+            await previous.ConfigureAwait(false);
+        }
+
+        return await _logs.FetchAsync(from, to, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static void Drop(Task<List<RawLog>> logs) =>
+        _ = logs.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     /// <summary>
     /// Compares the checkpoint's hash with the chain's. On a mismatch walks back through the stored recent blocks to

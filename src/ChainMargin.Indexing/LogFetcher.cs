@@ -113,19 +113,23 @@ public sealed partial class LogFetcher
         }
     }
 
-    /// <summary>The logs of an eth_getLogs result read in place (null when it is not an array).</summary>
-    private static List<RawLog>? ReadLogs(JsonElement result)
+    /// <summary>
+    /// The logs of an eth_getLogs result, read from the answer's bytes (null when the result is not an array). Starts
+    /// on the result's first token and stops on its last.
+    /// </summary>
+    public static List<RawLog>? ReadLogs(ref Utf8JsonReader reader)
     {
-        if (result.ValueKind != JsonValueKind.Array)
+        if (reader.TokenType != JsonTokenType.StartArray)
         {
+            reader.Skip();
             return null;
         }
 
-        var reader = new RawLogReader();
-        var logs = new List<RawLog>(result.GetArrayLength());
-        foreach (var item in result.EnumerateArray())
+        var logReader = new RawLogReader();
+        var logs = new List<RawLog>();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
-            logs.Add(reader.Read(item));
+            logs.Add(logReader.Read(ref reader));
         }
 
         return logs;

@@ -283,6 +283,92 @@ public sealed class RpcFaultTests : IClassFixture<ActiveChainFixture>, IDisposab
     }
 
     [Fact]
+    public async Task LogAnswersReadInPlace_MembersReorderedOrExtra_ErrorAfterTheResult_IndexIsExact()
+    {
+        // The client reads eth_getLogs answers from the bytes, member by member: any member order, members it does
+        // not know (nested too) must read as they do through a parsed document, and an error member that follows a
+        // well-formed result still makes the answer a node error, not a result.
+        static JsonNode Reshape(JsonNode answer)
+        {
+            var reshaped = new JsonObject();
+            var result = answer["result"]!.AsArray();
+            var logs = new JsonArray();
+            foreach (var log in result)
+            {
+                var members = log!.AsObject().Reverse().Select(m => (m.Key, Value: m.Value?.DeepClone())).ToList();
+                var copy = new JsonObject { ["unknown"] = new JsonObject { ["nested"] = new JsonArray(1, new JsonObject { ["address"] = "0x00" }) } };
+                foreach (var (key, value) in members)
+                {
+                    copy[key] = value;
+                }
+
+                logs.Add(copy);
+            }
+
+            reshaped["result"] = logs;
+            reshaped["id"] = answer["id"]!.DeepClone();
+            reshaped["jsonrpc"] = "2.0";
+            return reshaped;
+        }
+
+        var once = Once((c => c.Method == "eth_getLogs", new Fault(FaultKind.Rewrite, Rewrite: a =>
+        {
+            a["error"] = new JsonObject { ["code"] = -32603, ["message"] = "internal error after the result" };
+            return a;
+        })));
+        Proxy.Plan = c => once(c) ?? (c.Method == "eth_getLogs" ? new Fault(FaultKind.Rewrite, Rewrite: Reshape) : null);
+        await using var store = await TestStore.CreateAsync();
+        using var handle = Watcher(store);
+
+        await RunUntilCaughtUpAsync(handle);
+
+        var refused = Proxy.Injected.Select(i => i.Call).Where(c => c.Method == "eth_getLogs").MinBy(c => c.Sequence)!;
+        Assert.Contains(Proxy.Calls, c => c.Sequence > refused.Sequence && c.Method == "eth_getLogs" && c.FromBlock == refused.FromBlock);
+        Assert.True(Proxy.InjectedCount(FaultKind.Rewrite) >= 2, $"{Proxy.InjectedCount(FaultKind.Rewrite)} answers rewritten");
+        await AssertExactAsync(store);
+    }
+
+    [Fact]
+    public async Task PrefetchedSpans_TwoAheadOfTheCommit_AFailedOneIsDroppedAndFetchedAgain_IndexIsExact()
+    {
+        // Backfill below the finality window fetches the next two spans while a span commits. A prefetched span that
+        // fails fails the step that takes it (and the span chained after it); the loop retries and the index is exact.
+        var head = await _chain.HeadAsync();
+        var options = Options();
+        options.FinalityDepth = 1;
+        options.MaxBlocksPerCommit = (int)Math.Max(2, head / 6);
+        options.PrefetchSpans = 2;
+        var span = options.MaxBlocksPerCommit;
+        Proxy.Plan = Once((c => c.Method == "eth_getLogs" && c.FromBlock == 2L * span, new Fault(FaultKind.RpcError, -32603, "internal error")));
+        await using var store = await TestStore.CreateAsync();
+        using var handle = Watcher(store, options);
+        var commits = 0;
+        var thirdSpanAskedBeforeFirstCommitEnded = false;
+        handle.Watcher.Committed += async (_, ct) =>
+        {
+            if (Interlocked.Increment(ref commits) != 1)
+            {
+                return;
+            }
+
+            // The third span is asked for once the second has arrived, without waiting for the next step; a watcher
+            // that fetches only one span ahead never asks for it here, and the bounded wait runs out.
+            for (var i = 0; i < 500 && !thirdSpanAskedBeforeFirstCommitEnded; i++)
+            {
+                thirdSpanAskedBeforeFirstCommitEnded = Proxy.Calls.Any(c => c.Method == "eth_getLogs" && c.FromBlock == 2L * span);
+                await Task.Delay(20, ct);
+            }
+        };
+
+        await RunUntilCaughtUpAsync(handle);
+
+        Assert.True(thirdSpanAskedBeforeFirstCommitEnded, "the span two ahead was not fetched while the first span committed");
+        Assert.Equal(1, Proxy.InjectedCount(FaultKind.RpcError));
+        Assert.True(Proxy.Calls.Count(c => c.Method == "eth_getLogs" && c.FromBlock == 2L * span) >= 2, "the failed span was not fetched again");
+        await AssertExactAsync(store);
+    }
+
+    [Fact]
     public async Task Chaos_AFaultEveryFewRequests_IndexIsExact()
     {
         Fault?[] cycle =

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Text;
 using ChainMargin.Core;
 using Nethereum.Util;
@@ -53,12 +54,29 @@ public sealed class EventDecoder
     private readonly Dictionary<string, ContractRole> _roles;
     private readonly Dictionary<string, EvmAddress> _topicAddresses = new(StringComparer.Ordinal);
     private readonly Dictionary<string, EvmAddress> _contracts = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _knownTopics;
+
+    // The log reader hands out the same string instance for a value that repeats from log to log (a block's hash, the
+    // contract, the event signature): the last instance seen and what it became are kept, so the common case is one
+    // reference comparison instead of a lower-casing scan and a hash lookup per log.
+    private string? _lastHash;
+    private string? _lastHashLower;
+    private string? _lastTopic;
+    private string? _lastTopicLower;
+    private string? _lastContractText;
+    private EvmAddress _lastContract;
+
+    // Topic strings recur as the same instances within an answer (the log reader keeps them): a direct-mapped table
+    // by object identity finds an account or token parsed before without hashing its 66 characters.
+    private readonly (string? Topic, EvmAddress Address)[] _topicInstances = new (string?, EvmAddress)[1024];
 
     public EventDecoder(ChainId chain, IReadOnlyDictionary<EvmAddress, ContractRole> roles)
     {
         ArgumentNullException.ThrowIfNull(roles);
         _chain = chain;
         _roles = roles.ToDictionary(r => r.Key.Value, r => r.Value, StringComparer.OrdinalIgnoreCase);
+        _knownTopics = new[] { Deposited, Withdrawn, PnlSettled, Seized, MarketListed, PositionChanged, SeriesListed, OptionTraded, OptionSettled, AnswerUpdated }
+            .ToDictionary(t => t, StringComparer.OrdinalIgnoreCase);
     }
 
     public IReadOnlyCollection<string> Addresses => _roles.Keys;
@@ -70,13 +88,13 @@ public sealed class EventDecoder
     public ChainFact? Decode(RawLog log)
     {
         ArgumentNullException.ThrowIfNull(log);
-        var block = new BlockRef(_chain, log.BlockNumber, log.BlockHash.ToLowerInvariant());
+        var block = new BlockRef(_chain, log.BlockNumber, LowerHash(log.BlockHash));
         if (!TryContract(log.Address, out var contract))
         {
             return new RejectedLog(block, log.LogIndex, EvmAddress.Zero, log.Topics.FirstOrDefault() ?? "", $"malformed log address '{log.Address}'");
         }
 
-        var topic0 = log.Topics.Length > 0 ? log.Topics[0].ToLowerInvariant() : "";
+        var topic0 = log.Topics.Length > 0 ? LowerTopic(log.Topics[0]) : "";
         if (!_roles.TryGetValue(contract.Value, out var role))
         {
             return new RejectedLog(block, log.LogIndex, contract, topic0, "log from a contract that is not configured");
@@ -161,8 +179,15 @@ public sealed class EventDecoder
     /// </summary>
     private EvmAddress TopicAddress(string topic)
     {
+        ref var instance = ref _topicInstances[RuntimeHelpers.GetHashCode(topic) & (1024 - 1)];
+        if (ReferenceEquals(instance.Topic, topic))
+        {
+            return instance.Address;
+        }
+
         if (_topicAddresses.TryGetValue(topic, out var address))
         {
+            instance = (topic, address);
             return address;
         }
 
@@ -173,13 +198,45 @@ public sealed class EventDecoder
         }
 
         _topicAddresses[topic] = address;
+        instance = (topic, address);
         return address;
+    }
+
+    private string LowerHash(string hash)
+    {
+        if (!ReferenceEquals(hash, _lastHash))
+        {
+            _lastHashLower = hash.ToLowerInvariant();
+            _lastHash = hash;
+        }
+
+        return _lastHashLower!;
+    }
+
+    /// <summary>Topic 0 in lower case; one of the signatures above is returned as that very instance.</summary>
+    private string LowerTopic(string topic)
+    {
+        if (!ReferenceEquals(topic, _lastTopic))
+        {
+            _lastTopicLower = _knownTopics.TryGetValue(topic, out var known) ? known : topic.ToLowerInvariant();
+            _lastTopic = topic;
+        }
+
+        return _lastTopicLower!;
     }
 
     private bool TryContract(string text, out EvmAddress contract)
     {
+        if (ReferenceEquals(text, _lastContractText))
+        {
+            contract = _lastContract;
+            return true;
+        }
+
         if (_contracts.TryGetValue(text, out contract))
         {
+            _lastContractText = text;
+            _lastContract = contract;
             return true;
         }
 

@@ -59,23 +59,33 @@ public sealed class JsonRpcClient : IDisposable
     }
 
     /// <summary>
-    /// Calls one method and reads its result with <paramref name="read"/> while the response is still parsed: a large
-    /// result (eth_getLogs) is not copied out first. <paramref name="read"/> reports bad content as FormatException.
+    /// Calls one method and reads its result with <paramref name="read"/> straight from the response bytes: a large
+    /// result (eth_getLogs) is neither built into a document nor copied out. <paramref name="read"/> starts on the
+    /// result's first token and must stop on its last; it reports bad content as FormatException. An answer that is
+    /// not a plain object (or carries an error) takes the general path, with its checks and node errors.
     /// </summary>
-    public Task<T> CallAsync<T>(string method, object?[] parameters, Func<JsonElement, T> read, CancellationToken cancellationToken)
+    public Task<T> CallAsync<T>(string method, object?[] parameters, RpcResultReader<T> read, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(read);
-        return SendAsync([new RpcRequest(method, parameters)], results => read(results[0]), cancellationToken);
+        return SendAsync([new RpcRequest(method, parameters)], (url, bytes, firstId) => ReadSingle(url, bytes, firstId, read), cancellationToken);
     }
 
     /// <summary>
     /// Sends several calls in one JSON-RPC batch and returns their results in request order. If any call in the
     /// batch fails with a node error, the whole batch throws that error.
     /// </summary>
-    public Task<JsonElement[]> BatchAsync(IReadOnlyList<RpcRequest> requests, CancellationToken cancellationToken) =>
-        SendAsync(requests, static results => Array.ConvertAll(results, static r => r.Clone()), cancellationToken);
+    public Task<JsonElement[]> BatchAsync(IReadOnlyList<RpcRequest> requests, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        var count = requests.Count;
+        return SendAsync(
+            requests,
+            (url, bytes, firstId) => Project(url, bytes, count, firstId, static results => Array.ConvertAll(results, static r => r.Clone())),
+            cancellationToken);
+    }
 
-    private async Task<T> SendAsync<T>(IReadOnlyList<RpcRequest> requests, Func<JsonElement[], T> project, CancellationToken cancellationToken)
+    /// <summary><paramref name="parse"/> turns one answer (URL, body, first request id) into the result, or throws.</summary>
+    private async Task<T> SendAsync<T>(IReadOnlyList<RpcRequest> requests, Func<Uri, ReadOnlyMemory<byte>, long, T> parse, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(requests);
         var body = Serialize(requests, out var firstId);
@@ -91,7 +101,7 @@ public sealed class JsonRpcClient : IDisposable
             try
             {
                 Interlocked.Increment(ref _requests);
-                return await SendOnceAsync(url, body, requests.Count, firstId, project, cancellationToken).ConfigureAwait(false);
+                return await SendOnceAsync(url, body, firstId, parse, cancellationToken).ConfigureAwait(false);
             }
             catch (RpcNodeException)
             {
@@ -184,7 +194,7 @@ public sealed class JsonRpcClient : IDisposable
         return buffer.WrittenSpan.ToArray();
     }
 
-    private async Task<T> SendOnceAsync<T>(Uri url, byte[] body, int count, long firstId, Func<JsonElement[], T> project, CancellationToken cancellationToken)
+    private async Task<T> SendOnceAsync<T>(Uri url, byte[] body, long firstId, Func<Uri, ReadOnlyMemory<byte>, long, T> parse, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_retry.RequestTimeout);
@@ -218,7 +228,7 @@ public sealed class JsonRpcClient : IDisposable
                     string.Create(CultureInfo.InvariantCulture, $"{url} answered {(int)response.StatusCode}: {text}"), retryAfter: null);
             }
 
-            return Project(url, bytes, count, firstId, project);
+            return parse(url, bytes, firstId);
         }
         finally
         {
@@ -266,6 +276,79 @@ public sealed class JsonRpcClient : IDisposable
             ArrayPool<byte>.Shared.Return(buffer);
             throw;
         }
+    }
+
+    /// <summary>
+    /// One call's answer read in place: the properties of the answer object are scanned, its result handed to
+    /// <paramref name="read"/> where it lies. Anything unusual (not an object, an error member, no result, a result
+    /// the reader refuses) goes through <see cref="Project"/>, so node errors and malformed answers are reported as
+    /// they are for every other call.
+    /// </summary>
+    private static T ReadSingle<T>(Uri url, ReadOnlyMemory<byte> bytes, long firstId, RpcResultReader<T> read)
+    {
+        T General() => Project(url, bytes, 1, firstId, results => ReadElement(results[0], read));
+
+        var reader = new Utf8JsonReader(bytes.Span);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            return General();
+        }
+
+        var found = false;
+        T value = default!;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (!found && reader.ValueTextEquals("result"u8))
+            {
+                reader.Read();
+                try
+                {
+                    value = read(ref reader);
+                }
+                catch (FormatException)
+                {
+                    // An error member later in the answer explains the result better than the reader can.
+                    return General();
+                }
+
+                if (reader.CurrentDepth != 1)
+                {
+                    throw new InvalidOperationException("a result reader did not stop on the last token of the result");
+                }
+
+                found = true;
+            }
+            else if (reader.ValueTextEquals("error"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.StartObject)
+                {
+                    return General();
+                }
+
+                reader.Skip();
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+
+        // The answer must end here, whole: a cut-off body is malformed JSON (retried), even after a complete result.
+        if (reader.TokenType != JsonTokenType.EndObject || reader.CurrentDepth != 0 || reader.Read())
+        {
+            throw new RpcTransientException($"{url} answered an incomplete or trailing JSON object", retryAfter: null);
+        }
+
+        return found ? value : General();
+    }
+
+    private static T ReadElement<T>(JsonElement element, RpcResultReader<T> read)
+    {
+        var reader = new Utf8JsonReader(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(element));
+        reader.Read();
+        return read(ref reader);
     }
 
     private static T Project<T>(Uri url, ReadOnlyMemory<byte> bytes, int count, long firstId, Func<JsonElement[], T> project)
@@ -369,6 +452,9 @@ public sealed class JsonRpcClient : IDisposable
 }
 
 public sealed record RpcRequest(string Method, object?[] Parameters);
+
+/// <summary>Reads a call's result from the answer's bytes: starts on the result's first token, stops on its last.</summary>
+public delegate T RpcResultReader<out T>(ref Utf8JsonReader reader);
 
 /// <summary>Retry and concurrency bounds of a chain's RPC access.</summary>
 public sealed class RpcRetryOptions
