@@ -174,6 +174,9 @@ internal sealed class TimedStore(IChainStore inner) : IChainStore
 
     public Task RollbackToAsync(BlockRef ancestor, CancellationToken cancellationToken) => inner.RollbackToAsync(ancestor, cancellationToken);
 
+    public Task<int> PruneSupersededAsync(ChainId chain, long after, long horizon, CancellationToken cancellationToken) =>
+        inner.PruneSupersededAsync(chain, after, horizon, cancellationToken);
+
     public Task<IReadOnlyList<CollateralBalance>> GetCollateralAsync(EvmAddress? account, CancellationToken cancellationToken) =>
         inner.GetCollateralAsync(account, cancellationToken);
 

@@ -26,6 +26,13 @@ public interface IChainStore
     /// </summary>
     Task RollbackToAsync(BlockRef ancestor, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Deletes the versions of versioned state (Aave V3 state, feed states) that no rollback can bring back: those
+    /// superseded by a version written in (<paramref name="after"/>, <paramref name="horizon"/>], the horizon being at
+    /// or below the lowest block a rollback may reach. Returns the rows deleted.
+    /// </summary>
+    Task<int> PruneSupersededAsync(ChainId chain, long after, long horizon, CancellationToken cancellationToken);
+
     Task<IReadOnlyList<CollateralBalance>> GetCollateralAsync(EvmAddress? account, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<PerpPositionRow>> GetPerpPositionsAsync(EvmAddress? account, CancellationToken cancellationToken);

@@ -47,6 +47,14 @@ public sealed class ChainOptions
     [Range(0, 8)]
     public int PrefetchSpans { get; set; } = 2;
 
+    /// <summary>
+    /// How far (in blocks) the finality horizon (checkpoint - FinalityDepth) moves between prunes of versioned state
+    /// (Aave V3 state, feed states): of a key's versions at or below the horizon only the newest can be read again, since
+    /// no rollback goes below it. 0 keeps every version.
+    /// </summary>
+    [Range(0, int.MaxValue)]
+    public int PruneEveryBlocks { get; set; } = 1_000;
+
     [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Diagnostics;
 using ChainMargin.Core;
 using ChainMargin.Indexing.Decoding;
@@ -50,6 +51,9 @@ public sealed class ChainWatcher
     private readonly ILogger _log;
     private ChainCheckpoint? _checkpoint;
     private readonly Queue<(long From, long To, Task<List<RawLog>> Logs)> _prefetch = new();
+
+    /// <summary>The horizon the last prune of versioned state reached (-1: none yet in this process).</summary>
+    private long _prunedTo = -1;
     private bool _checkpointLoaded;
     private readonly List<IChainSpanIndexer> _spanIndexers = [];
 
@@ -301,11 +305,37 @@ public sealed class ChainWatcher
         }
 
         _checkpoint = new ChainCheckpoint(last.Block, _time.GetUtcNow());
+        await PruneAsync(last.Block.Number, cancellationToken).ConfigureAwait(false);
         Status.Progress(head, last.Block, facts.Count, (int)(to - from + 1), _time.GetUtcNow());
         _log.LogDebug(
             "chain {Chain}: blocks {From}..{To}, {Events} facts in {Ms} ms (range {Range})",
             Chain, from, to, facts.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds, _logs.Range);
         await RaiseAsync(new ChainCommitted(Chain, last.Block, head, (int)(to - from + 1), facts.Count, accounts, pricesChanged, Reorged: false), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Deletes versioned state no rollback can bring back, each time the finality horizon has moved PruneEveryBlocks.
+    /// The first prune of a process starts from the beginning. A failed prune is logged and tried again at the next
+    /// commit: it never stops indexing.
+    /// </summary>
+    private async Task PruneAsync(long checkpoint, CancellationToken cancellationToken)
+    {
+        var horizon = checkpoint - _options.FinalityDepth;
+        if (_options.PruneEveryBlocks <= 0 || horizon - _prunedTo < _options.PruneEveryBlocks)
+        {
+            return;
+        }
+
+        try
+        {
+            var deleted = await _store.PruneSupersededAsync(Chain, _prunedTo, horizon, cancellationToken).ConfigureAwait(false);
+            _log.LogDebug("chain {Chain}: pruned {Rows} superseded state versions in ({After}, {Horizon}]", Chain, deleted, _prunedTo, horizon);
+            _prunedTo = horizon;
+        }
+        catch (DbException e)
+        {
+            _log.LogWarning(e, "chain {Chain}: pruning superseded state versions up to block {Horizon} failed; retried at the next commit", Chain, horizon);
+        }
     }
 
     /// <summary>The logs of [from, to]: the prefetched ones when they are of exactly this span, else fetched now.</summary>

@@ -25,6 +25,8 @@ public abstract partial class SqlChainStore : IChainStore
 
     public abstract Task RollbackToAsync(BlockRef ancestor, CancellationToken cancellationToken);
 
+    public abstract Task<int> PruneSupersededAsync(ChainId chain, long after, long horizon, CancellationToken cancellationToken);
+
     public abstract Task<bool> RecordAccountStateAsync(AccountStateRecord record, CancellationToken cancellationToken);
 
     /// <summary>The versions recorded in schema_migrations, ascending.</summary>

@@ -110,6 +110,43 @@ public sealed class PinnedStateReaderTests : IClassFixture<AnvilProtocolFixture>
         Assert.All(stored.Where(s => s.Answer is null), s => Assert.False(string.IsNullOrEmpty(s.Reason)));
     }
 
+    [Theory]
+    [InlineData(StorageOptions.Sqlite)]
+    [InlineData(StorageOptions.Postgres)]
+    public async Task Watcher_PruneEveryBlock_KeepsPerFeedOnlyTheNewestReadAtOrBelowTheHorizon(string provider)
+    {
+        while (await _chain.HeadAsync() < 45)
+        {
+            await _chain.Anvil.MineAsync();
+        }
+
+        await using var store = await TestStore.CreateAsync(provider);
+        var options = IndexRig.Options(_fixture.RpcUrl, _fixture.ChainId, _fixture.Protocol);
+        options.MaxBlocksPerCommit = 7;
+        options.FinalityDepth = 10;
+        options.PruneEveryBlocks = 1;
+        using var handle = IndexRig.Watcher(options, store.Store);
+        await IndexRig.CatchUpAsync(handle.Watcher);
+
+        var chain = new ChainId(_fixture.ChainId);
+        var checkpoint = (await store.Store.GetCheckpointAsync(chain, None))!.Block;
+        var horizon = checkpoint.Number - options.FinalityDepth;
+        var stored = await store.Store.GetFeedStatesAsync(chain, None);
+        foreach (var feed in Feeds)
+        {
+            var reads = stored.Where(s => s.Feed == feed).ToList();
+            var newestWithDecimals = reads.Where(s => s.Block.Number <= horizon && s.Decimals is not null).Max(s => s.Block.Number);
+
+            // At or below the horizon: nothing older than the newest read that had the decimals.
+            Assert.DoesNotContain(reads, s => s.Block.Number < newestWithDecimals);
+
+            // Above it every commit's read is still there, for a rollback to come back to.
+            var commitsAbove = Enumerable.Range(0, (int)checkpoint.Number + 1).Select(n => (long)n)
+                .Where(n => n > horizon && (n % 7 == 6 || n == checkpoint.Number));
+            Assert.Equal(commitsAbove, reads.Where(s => s.Block.Number > horizon).Select(s => s.Block.Number).Order());
+        }
+    }
+
     [Fact]
     public async Task ReadAsync_WithoutMulticall3_IsOneBatchPinnedToTheBlock_WithTheSameAnswers()
     {

@@ -117,6 +117,43 @@ public abstract class AaveV3StateContract : IAsyncLifetime
         Assert.Null((await Store.LoadAsync(Chain, None)).Checkpoint);
     }
 
+    [Fact]
+    public async Task PruneSupersededAsync_KeepsTheNewestVersionAtOrBelowTheHorizonAndEverythingAbove()
+    {
+        // Blocks 1..10: a user version and a feed read per block (the read at block 5 failed), reserve versions at 2 and 7.
+        for (var n = 1; n <= 10; n++)
+        {
+            object[] rows = n is 2 or 7 ? [User(1, n, n), Reserve(n, n == 2 ? 1 : 3)] : [User(1, n, n)];
+            var read = new FeedState(Block(n), Address(300), n == 5 ? null : 8, n == 5 ? null : n, n == 5 ? null : 2_000 + n, n == 5 ? null : 1_700_000_000 + n, n == 5 ? "decimals() reverted" : null);
+            await Store.CommitAsync(Batch(n, n, []) with { VenueStates = [Change(rows)], FeedStates = [read] }, None);
+        }
+
+        var before = await Store.LoadAsync(Chain, None);
+
+        // Horizon 5: the failed read at 5 supersedes nothing, so the read at 4 (the newest with decimals) stays.
+        await Store.PruneSupersededAsync(Chain, -1, 5, None);
+        Assert.Equal([4L, 5, 6, 7, 8, 9, 10], (await Store.GetFeedStatesAsync(Chain, None)).Select(f => f.Block.Number));
+        Assert.Equal(8, (await Store.GetFeedDecimalsStateAsync(Chain, Address(300), None))!.Decimals);
+
+        Assert.True(await Store.PruneSupersededAsync(Chain, 5, 6, None) > 0);
+        Assert.Equal(0, await Store.PruneSupersededAsync(Chain, 6, 6, None));
+        Assert.Equal([6L, 7, 8, 9, 10], (await Store.GetFeedStatesAsync(Chain, None)).Select(f => f.Block.Number));
+
+        var after = await Store.LoadAsync(Chain, None);
+        Assert.Equal(before.Users, after.Users);
+        Assert.Equal(before.Reserves, after.Reserves);
+
+        // A rollback to the horizon finds the state as it stood there; below it (which no watcher does) the pruned
+        // versions are gone, while the reserve's only version at or below the horizon stays.
+        await Store.RollbackToAsync(Block(6), None);
+        var atHorizon = await Store.LoadAsync(Chain, None);
+        Assert.Equal(User(1, 6, 6), Assert.Single(atHorizon.Users));
+        Assert.Equal(Reserve(2, 1), Assert.Single(atHorizon.Reserves));
+        await Store.RollbackToAsync(Block(5), None);
+        Assert.Empty((await Store.LoadAsync(Chain, None)).Users);
+        Assert.Equal(Reserve(2, 1), Assert.Single((await Store.LoadAsync(Chain, None)).Reserves));
+    }
+
     private static AaveV3StateChange Change(params object[] rows) => new(
         Chain, rows.OfType<AaveV3ReserveRow>().ToList(), rows.OfType<AaveV3EModeRow>().ToList(), rows.OfType<AaveV3UserRow>().ToList(),
         rows.OfType<AaveV3BalanceRow>().ToList());

@@ -208,6 +208,40 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
         }
     }
 
+    public override async Task<int> PruneSupersededAsync(ChainId chain, long after, long horizon, CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                // Under the commit lock, so a commit or rollback of the chain never interleaves with it.
+                var batch = new NpgsqlBatch(connection, transaction);
+                await using (batch.ConfigureAwait(false))
+                {
+                    var commitLock = new NpgsqlBatchCommand(PostgresSql.CommitLock);
+                    commitLock.Parameters.AddWithValue("lock_ns", CommitLockNamespace);
+                    commitLock.Parameters.AddWithValue("lock_key", PostgresChainLeases.ChainKey(chain));
+                    batch.BatchCommands.Add(commitLock);
+                    foreach (var (table, key, supersedes) in PruneSql.Tables)
+                    {
+                        var prune = new NpgsqlBatchCommand(PruneSql.Prune(table, key, supersedes));
+                        prune.Parameters.AddWithValue("chain", Columns.ToColumn(chain));
+                        prune.Parameters.AddWithValue("after", after);
+                        prune.Parameters.AddWithValue("horizon", horizon);
+                        batch.BatchCommands.Add(prune);
+                    }
+
+                    await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    var deleted = batch.BatchCommands.Cast<NpgsqlBatchCommand>().Skip(1).Sum(c => c.RecordsAffected);
+                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                    return deleted;
+                }
+            }
+        }
+    }
+
     public override async Task<bool> RecordAccountStateAsync(AccountStateRecord record, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(record);

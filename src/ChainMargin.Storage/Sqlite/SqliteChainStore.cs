@@ -120,6 +120,24 @@ public sealed class SqliteChainStore : SqlChainStore, IAsyncDisposable
             cancellationToken).ConfigureAwait(false);
     }
 
+    public override async Task<int> PruneSupersededAsync(ChainId chain, long after, long horizon, CancellationToken cancellationToken) =>
+        await WriteAsync(
+            (connection, transaction) =>
+            {
+                var deleted = 0;
+                foreach (var (table, key, supersedes) in PruneSql.Tables)
+                {
+                    using var command = Command(connection, transaction, PruneSql.Prune(table, key, supersedes));
+                    command.Parameters.AddWithValue("@chain", Columns.ToColumn(chain));
+                    command.Parameters.AddWithValue("@after", after);
+                    command.Parameters.AddWithValue("@horizon", horizon);
+                    deleted += command.ExecuteNonQuery();
+                }
+
+                return deleted;
+            },
+            cancellationToken).ConfigureAwait(false);
+
     public override async Task<bool> RecordAccountStateAsync(AccountStateRecord record, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(record);
