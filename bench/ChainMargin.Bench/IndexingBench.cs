@@ -168,6 +168,7 @@ internal static class IndexingBench
         Console.WriteLine(Inv($"    wall: RPC on the wire {handler.Busy.TotalMilliseconds:0} ms ({handler.Requests} requests, {handler.Bytes / 1e6:0.0} MB), commits {store.CommitTime.TotalMilliseconds:0} ms, the rest (JSON parse, decode, batch) {other.TotalMilliseconds:0} ms"));
         var total = ourCpu + anvil + postgres;
         Console.WriteLine(Inv($"    CPU: ours {ourCpu.TotalMilliseconds:0} ms, anvil {anvil.TotalMilliseconds:0} ms, PostgreSQL backends {postgres.TotalMilliseconds:0} ms; total {total.TotalMilliseconds:0} ms = {chain.Events / total.TotalSeconds:0} events per CPU-second; allocated {(GC.GetTotalAllocatedBytes() - allocated) / 1e6:0} MB, gen2 GCs {GC.CollectionCount(2) - gen2}"));
+        Console.WriteLine(Inv($"    CPU of this process while commits ran: {store.CommitCpu.TotalMilliseconds:0} ms (with --prefetch 0 only the store's own work runs then: COPY encoding, Npgsql, TLS)"));
         // Tiered compilation keeps re-compiling hot methods (tier 0, instrumented, tier 1) for several runs, on its own
         // thread: CPU a process spends once, not per event; shown so that a warm run's "ours" can be read without it.
         // (A tiering thread that ended during the run is not counted: "without" errs on the high side.)

@@ -37,7 +37,7 @@ public sealed partial class LogFetcher
     /// <summary>All logs in [from, to], ordered by block number and log index.</summary>
     public async Task<List<RawLog>> FetchAsync(long from, long to, CancellationToken cancellationToken)
     {
-        var results = new ConcurrentBag<List<RawLog>>();
+        var results = new ConcurrentBag<(long From, List<RawLog> Logs)>();
         var pending = new ConcurrentQueue<(long From, long To)>();
         foreach (var chunk in Split(from, to, Range))
         {
@@ -48,7 +48,7 @@ public sealed partial class LogFetcher
         {
             while (pending.TryDequeue(out var chunk))
             {
-                results.Add(await FetchRangeAsync(chunk.From, chunk.To, pending, cancellationToken).ConfigureAwait(false));
+                results.Add((chunk.From, await FetchRangeAsync(chunk.From, chunk.To, pending, cancellationToken).ConfigureAwait(false)));
             }
         }, cancellationToken)).ToArray();
         await Task.WhenAll(workers).ConfigureAwait(false);
@@ -56,18 +56,33 @@ public sealed partial class LogFetcher
         // A worker may have split a refused range after the others drained the queue; finish those here.
         while (pending.TryDequeue(out var chunk))
         {
-            results.Add(await FetchRangeAsync(chunk.From, chunk.To, pending, cancellationToken).ConfigureAwait(false));
+            results.Add((chunk.From, await FetchRangeAsync(chunk.From, chunk.To, pending, cancellationToken).ConfigureAwait(false)));
         }
 
-        var all = new List<RawLog>(results.Sum(r => r.Count));
-        foreach (var part in results)
+        // Sub-ranges do not overlap: in the order of their first block, their logs are in order already when the node
+        // returns each range's logs in order (nodes do). That is checked, and only a node that does not is sorted after.
+        var parts = results.ToArray();
+        Array.Sort(parts, static (a, b) => a.From.CompareTo(b.From));
+        var all = new List<RawLog>(parts.Sum(r => r.Logs.Count));
+        foreach (var part in parts)
         {
-            all.AddRange(part);
+            all.AddRange(part.Logs);
         }
 
-        all.Sort(static (a, b) => a.BlockNumber != b.BlockNumber ? a.BlockNumber.CompareTo(b.BlockNumber) : a.LogIndex.CompareTo(b.LogIndex));
+        for (var i = 1; i < all.Count; i++)
+        {
+            if (Compare(all[i - 1], all[i]) > 0)
+            {
+                all.Sort(Compare);
+                break;
+            }
+        }
+
         return all;
     }
+
+    private static int Compare(RawLog a, RawLog b) =>
+        a.BlockNumber != b.BlockNumber ? a.BlockNumber.CompareTo(b.BlockNumber) : a.LogIndex.CompareTo(b.LogIndex);
 
     private async Task<List<RawLog>> FetchRangeAsync(long from, long to, ConcurrentQueue<(long, long)> pending, CancellationToken cancellationToken)
     {

@@ -120,6 +120,18 @@ public sealed class RawLogReaderTests
     }
 
     [Fact]
+    public void ReadLogs_RemovedTrueOrNested_ReadWithoutLosingTheNextLog()
+    {
+        var removed = Log().Replace("\"removed\":false", "\"removed\":true", StringComparison.Ordinal);
+        var nested = Log().Replace("\"removed\":false", "\"removed\":{\"address\":\"0x1\",\"topics\":[{}]}", StringComparison.Ordinal);
+
+        var logs = ReadAll("[" + removed + "," + nested + "," + Log() + "]")!;
+
+        Assert.Equal([true, false, false], logs.Select(l => l.Removed));
+        Assert.All(logs, l => Assert.Equal(Address, l.Address));
+    }
+
+    [Fact]
     public void ReadLogs_ItemNotAnObject_FormatException()
     {
         var error = Assert.Throws<FormatException>(() => ReadAll("[" + Log() + ",\"0x1\"]"));

@@ -287,13 +287,14 @@ public sealed class RpcFaultTests : IClassFixture<ActiveChainFixture>, IDisposab
     {
         // The client reads eth_getLogs answers from the bytes, member by member: any member order, members it does
         // not know (nested too) must read as they do through a parsed document, and an error member that follows a
-        // well-formed result still makes the answer a node error, not a result.
+        // well-formed result still makes the answer a node error, not a result. Logs out of order are put in order.
         static JsonNode Reshape(JsonNode answer)
         {
             var reshaped = new JsonObject();
             var result = answer["result"]!.AsArray();
             var logs = new JsonArray();
-            foreach (var log in result)
+            // The logs in reverse order too: the fetcher must put them back in block and log-index order.
+            foreach (var log in result.Reverse())
             {
                 var members = log!.AsObject().Reverse().Select(m => (m.Key, Value: m.Value?.DeepClone())).ToList();
                 var copy = new JsonObject { ["unknown"] = new JsonObject { ["nested"] = new JsonArray(1, new JsonObject { ["address"] = "0x00" }) } };
@@ -326,6 +327,16 @@ public sealed class RpcFaultTests : IClassFixture<ActiveChainFixture>, IDisposab
         Assert.Contains(Proxy.Calls, c => c.Sequence > refused.Sequence && c.Method == "eth_getLogs" && c.FromBlock == refused.FromBlock);
         Assert.True(Proxy.InjectedCount(FaultKind.Rewrite) >= 2, $"{Proxy.InjectedCount(FaultKind.Rewrite)} answers rewritten");
         await AssertExactAsync(store);
+
+        // The fetcher itself, through the reshaping proxy and straight from the node: the same logs in the same order.
+        var addresses = ChainWatcher.Roles(Options().Contracts).Keys.Select(a => a.Value).ToArray();
+        var head = await _chain.HeadAsync();
+        using var viaProxy = new JsonRpcClient([Proxy.Url], Retry());
+        using var direct = new JsonRpcClient([_fixture.RpcUrl], Retry());
+        var reshaped = await new LogFetcher(viaProxy, addresses, 3, 3, 2).FetchAsync(0, head, CancellationToken.None);
+        var plain = await new LogFetcher(direct, addresses, 3, 3, 2).FetchAsync(0, head, CancellationToken.None);
+        Assert.NotEmpty(plain);
+        Assert.Equal(plain.Select(l => (l.BlockNumber, l.LogIndex, l.Data)), reshaped.Select(l => (l.BlockNumber, l.LogIndex, l.Data)));
     }
 
     [Fact]

@@ -98,7 +98,9 @@ public sealed class RawLogReader
                     logIndex = Quantity(ref reader, "logIndex");
                     break;
                 case Field.Removed:
+                    // Anything but true is not removed; a nested value is stepped over whole.
                     removed = reader.TokenType == JsonTokenType.True;
+                    reader.Skip();
                     break;
                 default:
                     reader.Skip();
