@@ -13,7 +13,8 @@ public interface IChainStore
 
     /// <summary>
     /// Stores a batch in one transaction. Facts already stored (same chain, block hash, log index) are not applied
-    /// again. The checkpoint moves to the batch's checkpoint.
+    /// again. The checkpoint moves to the batch's checkpoint. PostgreSQL refuses a fact of another block hash at a
+    /// stored height (another fork's) until a rollback removes the stored block.
     /// </summary>
     Task CommitAsync(ChainBatch batch, CancellationToken cancellationToken);
 
