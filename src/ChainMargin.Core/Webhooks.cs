@@ -53,6 +53,15 @@ public sealed record NewWebhookSubscription(Uri Url, string Secret, IReadOnlyLis
 }
 
 /// <summary>
+/// A change to a subscription: each null member stays as it is. An empty description clears it. Deliveries already in
+/// the outbox go out with the subscription as it is when they are attempted (its URL and secret then).
+/// </summary>
+public sealed record WebhookSubscriptionChange(Uri? Url, string? Secret, IReadOnlyList<string>? States, bool? Enabled, string? Description)
+{
+    public override string ToString() => $"webhook change -> {Url?.ToString() ?? "(same url)"}";
+}
+
+/// <summary>
 /// One outbox row: one state change (the event) for one subscription, with its delivery progress. The event's fields
 /// are frozen when the change is recorded, so every attempt sends the same body.
 /// </summary>
@@ -102,6 +111,9 @@ public interface IWebhookStore
 
     /// <summary>Deletes the subscription and its outbox rows; false when there is none with that id.</summary>
     Task<bool> DeleteSubscriptionAsync(long id, CancellationToken cancellationToken);
+
+    /// <summary>Applies a change to the subscription and returns it as it now is; null when there is none with that id.</summary>
+    Task<WebhookSubscription?> UpdateSubscriptionAsync(long id, WebhookSubscriptionChange change, CancellationToken cancellationToken);
 
     /// <summary>
     /// Records the account's state when it differs from the current one (current row and history, as

@@ -216,6 +216,33 @@ public abstract class WebhookStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task UpdateSubscriptionAsync_ChangesOnlyWhatIsGiven_PendingDeliveriesGoToTheNewUrl_DisabledGetsNoNewOnes()
+    {
+        var hook = await AddAsync("http://127.0.0.1:9/old", ["warning"], description: "ops");
+        var pending = Assert.Single((await Store.RecordAccountStateAsync(Observation(7, "warning", 1.05m, 0), Guid.NewGuid(), None)).DeliveryIds);
+
+        var moved = await Store.UpdateSubscriptionAsync(
+            hook.Id, new WebhookSubscriptionChange(new Uri("https://hooks.example/new"), "rotated-secret-0123", null, null, null), None);
+        Assert.NotNull(moved);
+        Assert.Equal(
+            (hook.Id, "https://hooks.example/new", "rotated-secret-0123", true, "ops", hook.CreatedAt),
+            (moved.Id, moved.Url.AbsoluteUri, moved.Secret, moved.Enabled, moved.Description, moved.CreatedAt));
+        Assert.Equal(["warning"], moved.States);
+        var claimed = await Store.TryClaimAsync(pending, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddSeconds(30), None);
+        Assert.Equal(("https://hooks.example/new", "rotated-secret-0123"), (claimed!.Subscription.Url.AbsoluteUri, claimed.Subscription.Secret));
+
+        var off = await Store.UpdateSubscriptionAsync(hook.Id, new WebhookSubscriptionChange(null, null, ["liquidatable"], false, string.Empty), None);
+        Assert.Equal((false, (string?)null, "https://hooks.example/new"), (off!.Enabled, off.Description, off.Url.AbsoluteUri));
+        Assert.Equal(["liquidatable"], off.States);
+        Assert.Empty((await Store.RecordAccountStateAsync(Observation(7, "liquidatable", 0.9m, 1), Guid.NewGuid(), None)).DeliveryIds);
+
+        Assert.Null(await Store.UpdateSubscriptionAsync(hook.Id + 100, new WebhookSubscriptionChange(null, null, null, true, null), None));
+        var listed = Assert.Single(await Store.GetSubscriptionsAsync(None));
+        Assert.Equal((off.Id, off.Url, off.Secret, off.Enabled, off.Description), (listed.Id, listed.Url, listed.Secret, listed.Enabled, listed.Description));
+        Assert.Equal(off.States, listed.States);
+    }
+
+    [Fact]
     public async Task HealthSamples_RangeLimitAndPrune()
     {
         var samples = new SqlHealthSampleStore(Store);

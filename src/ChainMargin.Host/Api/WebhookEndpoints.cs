@@ -31,40 +31,16 @@ public static class WebhookEndpoints
                 return Endpoints.Problem(400, "missing url", "url is required: the http(s) address the events are POSTed to", "url");
             }
 
-            if (!Uri.TryCreate(request.Url.Trim(), UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps) ||
-                string.IsNullOrEmpty(url.Host))
+            if (Check(request.Url, request.Secret, request.States, request.Description, out var url) is { } problem)
             {
-                return Endpoints.Problem(400, "bad url", $"'{request.Url}' is not an absolute http or https URL", "url");
-            }
-
-            if (!string.IsNullOrEmpty(url.UserInfo))
-            {
-                return Endpoints.Problem(400, "bad url", "the url must not carry credentials; receivers authenticate the signature instead", "url");
-            }
-
-            if (request.Secret is { } given && (given.Length < 16 || given.Length > 256 || given.Any(char.IsWhiteSpace)))
-            {
-                return Endpoints.Problem(400, "bad secret", "a secret has 16 to 256 characters and no spaces (or leave it out and one is generated)", "secret");
+                return problem;
             }
 
             var states = request.States ?? [];
-            for (var i = 0; i < states.Length; i++)
-            {
-                if (!KnownStates.Contains(states[i], StringComparer.Ordinal))
-                {
-                    return Endpoints.Problem(400, "unknown state", $"state '{states[i]}' is not one of {string.Join(", ", KnownStates)}", $"states[{i}]");
-                }
-            }
-
-            if (request.Description is { Length: > 200 })
-            {
-                return Endpoints.Problem(400, "description too long", "a description has at most 200 characters", "description");
-            }
-
             var generated = request.Secret is null;
             var secret = request.Secret ?? WebhookSignature.NewSecret();
             var created = await store.AddSubscriptionAsync(
-                new NewWebhookSubscription(url, secret, states.Distinct(StringComparer.Ordinal).ToArray(), request.Enabled ?? true, request.Description),
+                new NewWebhookSubscription(url!, secret, states.Distinct(StringComparer.Ordinal).ToArray(), request.Enabled ?? true, request.Description),
                 ct).ConfigureAwait(false);
 
             // The only response that ever holds the secret, and only when it was generated here: the caller must keep it.
@@ -89,6 +65,36 @@ public static class WebhookEndpoints
                 ? Results.NoContent()
                 : Endpoints.Problem(404, "unknown webhook", $"there is no webhook {number}", "id");
         }).WithName("DeleteWebhook");
+
+        admin.MapPatch("/{id}", async (string id, UpdateWebhookRequest? request, IWebhookStore store, CancellationToken ct) =>
+        {
+            if (!long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number < 1)
+            {
+                return Endpoints.Problem(400, "malformed id", $"'{id}' is not a webhook id (a positive integer)", "id");
+            }
+
+            if (request is null || (request.Url, request.Secret, request.States, request.Enabled, request.Description) == (null, null, null, null, null))
+            {
+                return Endpoints.Problem(400, "nothing to change", "send one or more of url, secret, states, enabled, description", "body");
+            }
+
+            if (request.Url is not null && string.IsNullOrWhiteSpace(request.Url))
+            {
+                return Endpoints.Problem(400, "bad url", "url cannot be empty: leave it out to keep the current one", "url");
+            }
+
+            if (Check(request.Url, request.Secret, request.States, request.Description, out var url) is { } problem)
+            {
+                return problem;
+            }
+
+            var change = new WebhookSubscriptionChange(
+                url, request.Secret, request.States?.Distinct(StringComparer.Ordinal).ToArray(), request.Enabled, request.Description);
+            var updated = await store.UpdateSubscriptionAsync(number, change, ct).ConfigureAwait(false);
+            return updated is null
+                ? Endpoints.Problem(404, "unknown webhook", $"there is no webhook {number}", "id")
+                : Results.Ok(WebhookResponse.From(updated));
+        }).WithName("UpdateWebhook");
 
         admin.MapGet("/deliveries", (IWebhookStore store, int? limit, CancellationToken ct) => DeliveriesAsync(store, null, limit, ct))
             .WithName("ListWebhookDeliveries");
@@ -153,6 +159,48 @@ public static class WebhookEndpoints
         return app;
     }
 
+    /// <summary>
+    /// Checks the fields a create or a change carries (each may be absent here); returns the problem naming the first
+    /// bad one, else null with the parsed URL (null when none was given).
+    /// </summary>
+    private static IResult? Check(string? urlText, string? secret, string[]? states, string? description, out Uri? url)
+    {
+        url = null;
+        if (urlText is not null)
+        {
+            if (!Uri.TryCreate(urlText.Trim(), UriKind.Absolute, out var parsed) || (parsed.Scheme != Uri.UriSchemeHttp && parsed.Scheme != Uri.UriSchemeHttps) ||
+                string.IsNullOrEmpty(parsed.Host))
+            {
+                return Endpoints.Problem(400, "bad url", $"'{urlText}' is not an absolute http or https URL", "url");
+            }
+
+            if (!string.IsNullOrEmpty(parsed.UserInfo))
+            {
+                return Endpoints.Problem(400, "bad url", "the url must not carry credentials; receivers authenticate the signature instead", "url");
+            }
+
+            url = parsed;
+        }
+
+        if (secret is not null && (secret.Length < 16 || secret.Length > 256 || secret.Any(char.IsWhiteSpace)))
+        {
+            return Endpoints.Problem(400, "bad secret", "a secret has 16 to 256 characters and no spaces (or leave it out and one is generated)", "secret");
+        }
+
+        states ??= [];
+        for (var i = 0; i < states.Length; i++)
+        {
+            if (!KnownStates.Contains(states[i], StringComparer.Ordinal))
+            {
+                return Endpoints.Problem(400, "unknown state", $"state '{states[i]}' is not one of {string.Join(", ", KnownStates)}", $"states[{i}]");
+            }
+        }
+
+        return description is { Length: > 200 }
+            ? Endpoints.Problem(400, "description too long", "a description has at most 200 characters", "description")
+            : null;
+    }
+
     private static async Task<IResult> DeliveriesAsync(IWebhookStore store, long? subscription, int? limit, CancellationToken ct)
     {
         var size = limit ?? 50;
@@ -170,6 +218,12 @@ public static class WebhookEndpoints
 public sealed record CreateWebhookRequest(string? Url, string? Secret, string[]? States, bool? Enabled, string? Description)
 {
     public override string ToString() => $"create webhook -> {Url}";
+}
+
+/// <summary>A change to a webhook: members left out stay as they are; an empty description clears it.</summary>
+public sealed record UpdateWebhookRequest(string? Url, string? Secret, string[]? States, bool? Enabled, string? Description)
+{
+    public override string ToString() => $"update webhook -> {Url ?? "(same url)"}";
 }
 
 /// <summary>A subscription as the API shows it: the secret masked (the full secret only in the create response, when generated).</summary>

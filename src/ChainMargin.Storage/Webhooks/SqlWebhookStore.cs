@@ -78,6 +78,33 @@ public abstract class SqlWebhookStore : IWebhookStore
         }
     }
 
+    public async Task<WebhookSubscription?> UpdateSubscriptionAsync(long id, WebhookSubscriptionChange change, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var command = connection.CreateCommand();
+            await using (command.ConfigureAwait(false))
+            {
+                command.CommandText =
+                    "update webhook_subscriptions set url = coalesce(@url, url), secret = coalesce(@secret, secret), " +
+                    "states = coalesce(@states, states), enabled = coalesce(@enabled, enabled), " +
+                    "description = case when @description_given = 1 then @description else description end " +
+                    "where id = @id returning " + SubscriptionColumns;
+                Add(command, "@url", change.Url?.AbsoluteUri, DbType.String);
+                Add(command, "@secret", change.Secret, DbType.String);
+                Add(command, "@states", change.States is null ? null : StatesColumn(change.States), DbType.String);
+                Add(command, "@enabled", change.Enabled is { } enabled ? (enabled ? 1 : 0) : null, DbType.Int32);
+                Add(command, "@description_given", change.Description is null ? 0 : 1, DbType.Int32);
+                Add(command, "@description", string.IsNullOrEmpty(change.Description) ? null : change.Description, DbType.String);
+                Add(command, "@id", id, DbType.Int64);
+                var rows = await ReadAllAsync(command, ReadSubscription, cancellationToken).ConfigureAwait(false);
+                return rows.Count == 0 ? null : rows[0];
+            }
+        }
+    }
+
     public async Task<bool> DeleteSubscriptionAsync(long id, CancellationToken cancellationToken)
     {
         var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);

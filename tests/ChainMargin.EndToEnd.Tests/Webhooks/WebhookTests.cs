@@ -197,6 +197,53 @@ public sealed class WebhookTests
         Assert.Contains(hooks, h => h.Text.Contains(other.Value, StringComparison.Ordinal) && h.Text.Contains("committed before a crash", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Update_ChangesOnlyWhatIsSent_SecretStaysMasked_BadInputIs400NamingTheField()
+    {
+        await using var service = await ServiceApp.StartAsync(postgres: false);
+        using var create = await service.Http.SendAsync(ServiceApp.Admin(
+            HttpMethod.Post, "/v1/admin/webhooks", """{"url":"https://hooks.example/a","states":["warning"],"description":"ops"}"""));
+        var id = (await create.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
+
+        using var patch = await service.Http.SendAsync(ServiceApp.Admin(
+            HttpMethod.Patch, $"/v1/admin/webhooks/{id}", """{"url":"https://hooks.example/b","secret":"a-new-secret-0123456789","enabled":false}"""));
+        Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
+        var text = await patch.Content.ReadAsStringAsync();
+        Assert.DoesNotContain("a-new-secret-0123456789", text, StringComparison.Ordinal);
+        var updated = JsonDocument.Parse(text).RootElement;
+        Assert.Equal("https://hooks.example/b", updated.GetProperty("url").GetString());
+        Assert.False(updated.GetProperty("enabled").GetBoolean());
+        Assert.Equal("ops", updated.GetProperty("description").GetString());
+        Assert.Equal(["warning"], updated.GetProperty("states").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("****6789", updated.GetProperty("secretMasked").GetString());
+
+        using var list = await service.Http.SendAsync(ServiceApp.Admin(HttpMethod.Get, "/v1/admin/webhooks"));
+        var listed = Assert.Single((await list.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("items").EnumerateArray());
+        Assert.Equal("https://hooks.example/b", listed.GetProperty("url").GetString());
+
+        foreach (var (url, json, status, field) in new[]
+                 {
+                     ($"/v1/admin/webhooks/{id}", "{}", HttpStatusCode.BadRequest, "body"),
+                     ($"/v1/admin/webhooks/{id}", """{"url":""}""", HttpStatusCode.BadRequest, "url"),
+                     ($"/v1/admin/webhooks/{id}", """{"url":"ftp://hooks.example/x"}""", HttpStatusCode.BadRequest, "url"),
+                     ($"/v1/admin/webhooks/{id}", """{"secret":"short"}""", HttpStatusCode.BadRequest, "secret"),
+                     ($"/v1/admin/webhooks/{id}", """{"states":["warning","broke"]}""", HttpStatusCode.BadRequest, "states[1]"),
+                     ("/v1/admin/webhooks/abc", """{"enabled":true}""", HttpStatusCode.BadRequest, "id"),
+                     ($"/v1/admin/webhooks/{id + 100}", """{"enabled":true}""", HttpStatusCode.NotFound, "id"),
+                 })
+        {
+            using var bad = await service.Http.SendAsync(ServiceApp.Admin(HttpMethod.Patch, url, json));
+            Assert.Equal(status, bad.StatusCode);
+            Assert.Equal(field, (await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("field").GetString());
+        }
+
+        // Nothing a refused change carried was applied.
+        using var after = await service.Http.SendAsync(ServiceApp.Admin(HttpMethod.Get, "/v1/admin/webhooks"));
+        var kept = Assert.Single((await after.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("items").EnumerateArray());
+        Assert.Equal(["warning"], kept.GetProperty("states").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("https://hooks.example/b", kept.GetProperty("url").GetString());
+    }
+
     [Theory]
     [InlineData("""{"url":"ftp://hooks.example/x"}""", "url")]
     [InlineData("""{"url":"not a url"}""", "url")]
