@@ -184,7 +184,7 @@ public static class WebhookEndpoints
 
         if (secret is not null && (secret.Length < 16 || secret.Length > 256 || secret.Any(char.IsWhiteSpace)))
         {
-            return Endpoints.Problem(400, "bad secret", "a secret has 16 to 256 characters and no spaces (or leave it out and one is generated)", "secret");
+            return Endpoints.Problem(400, "bad secret", "a secret has 16 to 256 characters and no spaces (on create, leave it out and one is generated)", "secret");
         }
 
         states ??= [];
