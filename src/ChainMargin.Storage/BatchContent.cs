@@ -18,9 +18,6 @@ internal sealed class BatchContent
     /// <summary>Blocks by number, the last one given for a number winning (an upsert cannot touch one row twice).</summary>
     public IReadOnlyList<IndexedBlock> Blocks { get; private set; } = [];
 
-    /// <summary>The distinct block hashes the batch's facts come from.</summary>
-    public IReadOnlyList<string> FactBlockHashes { get; private set; } = [];
-
     /// <summary>The distinct block numbers the batch's facts come from.</summary>
     public IReadOnlyList<long> FactBlockNumbers { get; private set; } = [];
 
@@ -69,7 +66,6 @@ internal sealed class BatchContent
 
         // One log is one fact: a log repeated inside the batch is kept once (the first), as a re-commit would be.
         var seen = new HashSet<(string Hash, int LogIndex)>();
-        var hashes = new HashSet<string>(StringComparer.Ordinal);
         var numbers = new HashSet<long>();
         foreach (var fact in batch.Facts)
         {
@@ -83,7 +79,6 @@ internal sealed class BatchContent
                 continue;
             }
 
-            hashes.Add(fact.Block.Hash);
             numbers.Add(fact.Block.Number);
 
             switch (fact)
@@ -100,7 +95,6 @@ internal sealed class BatchContent
             }
         }
 
-        content.FactBlockHashes = [.. hashes];
         content.FactBlockNumbers = [.. numbers];
 
         var states = new Dictionary<(EvmAddress Feed, long Number), FeedState>();

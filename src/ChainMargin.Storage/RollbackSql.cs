@@ -42,7 +42,10 @@ internal static class RollbackSql
             "round_id, answer, updated_at", "f.round_id, f.answer, f.updated_at"),
     ];
 
-    /// <summary>Collateral rows left without any fact: a clean re-index would not have them.</summary>
+    /// <summary>
+    /// Collateral rows left without any fact: a clean re-index would not have them. SQLite's rollback; PostgreSQL's rolls
+    /// the balances back from the facts' previous touches instead (PostgresSql.RollbackCollateral).
+    /// </summary>
     public const string DeleteOrphanCollateral =
         """
         delete from collateral_balances as a

@@ -220,10 +220,7 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
                 var batch = new NpgsqlBatch(connection, transaction);
                 await using (batch.ConfigureAwait(false))
                 {
-                    var commitLock = new NpgsqlBatchCommand(PostgresSql.CommitLock);
-                    commitLock.Parameters.AddWithValue("lock_ns", CommitLockNamespace);
-                    commitLock.Parameters.AddWithValue("lock_key", PostgresChainLeases.ChainKey(chain));
-                    batch.BatchCommands.Add(commitLock);
+                    batch.BatchCommands.Add(CommitLock(chain));
                     foreach (var (table, key, supersedes) in PruneSql.Tables)
                     {
                         var prune = new NpgsqlBatchCommand(PruneSql.Prune(table, key, supersedes));
@@ -307,10 +304,7 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
         var batch = new NpgsqlBatch(connection, transaction);
         await using (batch.ConfigureAwait(false))
         {
-            var commitLock = new NpgsqlBatchCommand(PostgresSql.CommitLock);
-            commitLock.Parameters.AddWithValue("lock_ns", CommitLockNamespace);
-            commitLock.Parameters.AddWithValue("lock_key", PostgresChainLeases.ChainKey(content.Batch.Chain));
-            batch.BatchCommands.Add(commitLock);
+            batch.BatchCommands.Add(CommitLock(content.Batch.Chain));
             if (content.Blocks.Count > 0)
             {
                 var blocks = new NpgsqlBatchCommand(PostgresSql.UpsertBlocks);
@@ -324,6 +318,15 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
 
             await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The chain's commit lock (transaction-scoped), taken first by every commit, rollback and prune of the chain.</summary>
+    private static NpgsqlBatchCommand CommitLock(ChainId chain)
+    {
+        var command = new NpgsqlBatchCommand(PostgresSql.CommitLock);
+        command.Parameters.AddWithValue("lock_ns", CommitLockNamespace);
+        command.Parameters.AddWithValue("lock_key", PostgresChainLeases.ChainKey(chain));
+        return command;
     }
 
     /// <summary>
