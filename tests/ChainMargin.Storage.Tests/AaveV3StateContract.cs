@@ -192,28 +192,11 @@ public sealed class PostgresAaveV3StateTests(PostgresDatabaseFixture fixture) : 
 /// <summary>The Aave V3 state suite against SQLite, a fresh file per test.</summary>
 public sealed class SqliteAaveV3StateTests : AaveV3StateContract
 {
-    private string? _path;
+    private readonly SqliteTestFile _file = new("aave");
 
-    protected override Task CreateDatabaseAsync()
-    {
-        _path = Path.Combine(Path.GetTempPath(), $"chainmargin-aave-{Guid.NewGuid():N}.db");
-        return Task.CompletedTask;
-    }
+    protected override Task CreateDatabaseAsync() => _file.CreateAsync();
 
-    protected override Task DropDatabaseAsync()
-    {
-        if (_path is { } path)
-        {
-            _path = null;
-            SqliteConnection.ClearAllPools();
-            foreach (var file in new[] { path, path + "-wal", path + "-shm" })
-            {
-                File.Delete(file);
-            }
-        }
+    protected override Task DropDatabaseAsync() => _file.DeleteAsync();
 
-        return Task.CompletedTask;
-    }
-
-    protected override SqlChainStore OpenStore() => new SqliteChainStore($"Data Source={_path}", TimeProvider.System);
+    protected override SqlChainStore OpenStore() => new SqliteChainStore(_file.ConnectionString, TimeProvider.System);
 }

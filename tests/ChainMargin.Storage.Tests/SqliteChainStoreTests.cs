@@ -6,32 +6,15 @@ namespace ChainMargin.Storage.Tests;
 /// <summary>The repository suite against SQLite, a fresh file per test.</summary>
 public sealed class SqliteChainStoreTests : ChainStoreContract
 {
-    private string? _path;
+    private readonly SqliteTestFile _file = new("store");
 
     protected override string StoreName => "sqlite";
 
-    private string ConnectionString => $"Data Source={_path ?? throw new InvalidOperationException("no database")}";
+    private string ConnectionString => _file.ConnectionString;
 
-    protected override Task CreateDatabaseAsync()
-    {
-        _path = Path.Combine(Path.GetTempPath(), $"chainmargin-store-{Guid.NewGuid():N}.db");
-        return Task.CompletedTask;
-    }
+    protected override Task CreateDatabaseAsync() => _file.CreateAsync();
 
-    protected override Task DropDatabaseAsync()
-    {
-        if (_path is { } path)
-        {
-            _path = null;
-            SqliteConnection.ClearAllPools();
-            foreach (var file in new[] { path, path + "-wal", path + "-shm" })
-            {
-                File.Delete(file);
-            }
-        }
-
-        return Task.CompletedTask;
-    }
+    protected override Task DropDatabaseAsync() => _file.DeleteAsync();
 
     protected override SqlChainStore OpenStore() => new SqliteChainStore(ConnectionString, TimeProvider.System);
 

@@ -286,30 +286,13 @@ public abstract class WebhookStoreContract : IAsyncLifetime
 /// <summary>The webhook suite against SQLite, a fresh file per test.</summary>
 public sealed class SqliteWebhookStoreTests : WebhookStoreContract
 {
-    private string? _path;
+    private readonly SqliteTestFile _file = new("webhooks");
 
-    private string ConnectionString => $"Data Source={_path ?? throw new InvalidOperationException("no database")}";
+    private string ConnectionString => _file.ConnectionString;
 
-    protected override Task CreateDatabaseAsync()
-    {
-        _path = Path.Combine(Path.GetTempPath(), $"chainmargin-webhooks-{Guid.NewGuid():N}.db");
-        return Task.CompletedTask;
-    }
+    protected override Task CreateDatabaseAsync() => _file.CreateAsync();
 
-    protected override Task DropDatabaseAsync()
-    {
-        if (_path is { } path)
-        {
-            _path = null;
-            SqliteConnection.ClearAllPools();
-            foreach (var file in new[] { path, path + "-wal", path + "-shm" })
-            {
-                File.Delete(file);
-            }
-        }
-
-        return Task.CompletedTask;
-    }
+    protected override Task DropDatabaseAsync() => _file.DeleteAsync();
 
     protected override SqlChainStore OpenChainStore() => new SqliteChainStore(ConnectionString, TimeProvider.System);
 
