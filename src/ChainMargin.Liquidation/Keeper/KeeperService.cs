@@ -288,12 +288,33 @@ public sealed partial class KeeperService : IDisposable
             return (await _store.GetAsync(intent.Key, cancellationToken).ConfigureAwait(false))!;
         }
 
+        return await SignAndSendAsync(
+            context, intent, priority, maxFee, gas, data, chain.Liquidator,
+            async hash =>
+            {
+                // The signed transaction stays in the intent as the record of what would have been sent.
+                _log.LogInformation("keeper (dry run): would liquidate {Account} on chain {Chain} with transaction {Hash}", candidate.Account, chain.ChainId, hash);
+                return await NotifyAsync(await SkipAsync(intent, IntentStates.Signed, DryRunReason, cancellationToken).ConfigureAwait(false), cancellationToken)
+                    .ConfigureAwait(false);
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Signs a simulated intent's transaction, records it as signed, then sends and follows it, or in a dry run hands the
+    /// hash to <paramref name="dryRun"/>. Both keepers (reference and Aave V3) end this way. When another attempt moved
+    /// the intent first, the stored intent is returned.
+    /// </summary>
+    private async Task<LiquidationIntent> SignAndSendAsync(
+        ChainContext context, LiquidationIntent intent, BigInteger priority, BigInteger maxFee, BigInteger gas, string data, string to,
+        Func<string, Task<LiquidationIntent>> dryRun, CancellationToken cancellationToken)
+    {
         // A dry run signs with the nonce it would use without taking it: nothing is sent, so the count stays right and
         // dry-run liquidations do not queue behind one another for a nonce read from the node.
         var nonce = _options.DryRun
             ? await context.Nonces.PeekAsync(cancellationToken).ConfigureAwait(false)
             : await context.Nonces.NextAsync(cancellationToken).ConfigureAwait(false);
-        var (raw, hash) = Sign(context, nonce, priority, maxFee, gas, data, chain.Liquidator);
+        var (raw, hash) = Sign(context, nonce, priority, maxFee, gas, data, to);
         var signedChange = new IntentChange
         {
             TxNonce = (long)nonce,
@@ -314,9 +335,7 @@ public sealed partial class KeeperService : IDisposable
 
         if (_options.DryRun)
         {
-            // The signed transaction stays in the intent as the record of what would have been sent.
-            _log.LogInformation("keeper (dry run): would liquidate {Account} on chain {Chain} with transaction {Hash}", candidate.Account, chain.ChainId, hash);
-            return await NotifyAsync(await SkipAsync(intent, IntentStates.Signed, DryRunReason, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+            return await dryRun(hash).ConfigureAwait(false);
         }
 
         var current = (await _store.GetAsync(intent.Key, cancellationToken).ConfigureAwait(false))!;

@@ -194,32 +194,14 @@ public sealed partial class KeeperService
             return (await _store.GetAsync(intent.Key, cancellationToken).ConfigureAwait(false))!;
         }
 
-        var nonce = await context.Nonces.NextAsync(cancellationToken).ConfigureAwait(false);
-        var (raw, hash) = Sign(context, nonce, priority, maxFee, gas, call, chain.Pool.Value);
-        var signedChange = new IntentChange
-        {
-            TxNonce = (long)nonce,
-            MaxFeeWei = maxFee.ToString(CultureInfo.InvariantCulture),
-            PriorityFeeWei = priority.ToString(CultureInfo.InvariantCulture),
-            RawTx = raw,
-            TxHash = hash,
-        };
-        if (!await _store.TransitionAsync(intent.Id, IntentStates.Simulated, IntentStates.Signed, signedChange, null, cancellationToken).ConfigureAwait(false))
-        {
-            context.Nonces.Resync();
-            return (await _store.GetAsync(intent.Key, cancellationToken).ConfigureAwait(false))!;
-        }
-
-        if (_options.DryRun)
-        {
-            context.Nonces.Resync();
-            _log.LogInformation("keeper (dry run): would liquidate {Account} on Aave V3 on chain {Chain} with transaction {Hash}", target.User, chain.ChainId, hash);
-            return await SkipAsync(intent, IntentStates.Signed, "dry-run", cancellationToken).ConfigureAwait(false);
-        }
-
-        var current = (await _store.GetAsync(intent.Key, cancellationToken).ConfigureAwait(false))!;
-        current = await BroadcastSignedAsync(context, current, cancellationToken).ConfigureAwait(false);
-        return current.State == IntentStates.Sent ? await FollowAsync(context, current, cancellationToken).ConfigureAwait(false) : current;
+        return await SignAndSendAsync(
+            context, intent, priority, maxFee, gas, call, chain.Pool.Value,
+            async hash =>
+            {
+                _log.LogInformation("keeper (dry run): would liquidate {Account} on Aave V3 on chain {Chain} with transaction {Hash}", target.User, chain.ChainId, hash);
+                return await SkipAsync(intent, IntentStates.Signed, "dry-run", cancellationToken).ConfigureAwait(false);
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The chain's context, shared with the reference keeper when it serves the chain too (one nonce manager per key).</summary>
