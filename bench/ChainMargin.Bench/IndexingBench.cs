@@ -75,7 +75,7 @@ internal static class IndexingBench
     {
         var protocol = chain.Protocol;
         var contracts = new ChainContractsOptions { Vault = protocol.Vault, PerpMarket = protocol.PerpMarket, OptionMarket = protocol.OptionMarket };
-        foreach (var feed in protocol.Feeds)
+        foreach (var feed in Environment.GetEnvironmentVariable("BENCH_NOFEEDS") == "1" ? [] : protocol.Feeds)
         {
             (feed.Kind == "spot" ? contracts.PriceFeeds : contracts.VolatilityFeeds)[feed.Asset] = feed.Address;
         }
@@ -102,6 +102,7 @@ internal static class IndexingBench
         var self = Process.GetCurrentProcess();
         var cpu = self.TotalProcessorTime;
         var anvilCpu = ProcessCpu.Of(chain.Node.ProcessId);
+        var machine = ProcessCpu.MachineBusy();
         var (count, elapsed, bodies) = await RawFetch.RunAsync(new Uri(chain.Node.RpcUrl), addresses, chain.FirstBlock, chain.LastBlock, range, parallelism, keep, ct)
             .ConfigureAwait(false);
         if (count != chain.Events)
@@ -109,8 +110,11 @@ internal static class IndexingBench
             throw new InvalidOperationException(Inv($"the raw fetch saw {count} logs, {chain.Events} were seeded"));
         }
 
+        var machineBusy = ProcessCpu.MachineBusy() - machine;
         self.Refresh();
-        var total = self.TotalProcessorTime - cpu + ProcessCpu.Of(chain.Node.ProcessId) - anvilCpu;
+        var anvil = ProcessCpu.Of(chain.Node.ProcessId) - anvilCpu;
+        var total = self.TotalProcessorTime - cpu + anvil;
+        Console.WriteLine(Inv($"    raw fetch: {elapsed.TotalMilliseconds:0} ms; CPU: ours {(self.TotalProcessorTime - cpu).TotalMilliseconds:0} ms, anvil {anvil.TotalMilliseconds:0} ms; the machine's cores were busy {machineBusy / (elapsed * Environment.ProcessorCount):P0}"));
         return (count / elapsed.TotalSeconds, count / total.TotalSeconds, bodies);
     }
 
@@ -142,12 +146,14 @@ internal static class IndexingBench
         var gen2 = GC.CollectionCount(2);
         var jitMethods = System.Runtime.JitInfo.GetCompiledMethodCount();
         var tiering = ProcessCpu.OfThreads(Environment.ProcessId, TieringThread);
+        var machine = ProcessCpu.MachineBusy();
         var started = Stopwatch.GetTimestamp();
         while (!await watcher.StepAsync(ct).ConfigureAwait(false))
         {
         }
 
         var elapsed = Stopwatch.GetElapsedTime(started);
+        var machineBusy = ProcessCpu.MachineBusy() - machine;
         self.Refresh();
         var ourCpu = self.TotalProcessorTime - cpu;
         var jitted = System.Runtime.JitInfo.GetCompiledMethodCount() - jitMethods;
@@ -168,6 +174,7 @@ internal static class IndexingBench
         Console.WriteLine(Inv($"    wall: RPC on the wire {handler.Busy.TotalMilliseconds:0} ms ({handler.Requests} requests, {handler.Bytes / 1e6:0.0} MB), commits {store.CommitTime.TotalMilliseconds:0} ms, the rest (JSON parse, decode, batch) {other.TotalMilliseconds:0} ms"));
         var total = ourCpu + anvil + postgres;
         Console.WriteLine(Inv($"    CPU: ours {ourCpu.TotalMilliseconds:0} ms, anvil {anvil.TotalMilliseconds:0} ms, PostgreSQL backends {postgres.TotalMilliseconds:0} ms; total {total.TotalMilliseconds:0} ms = {chain.Events / total.TotalSeconds:0} events per CPU-second; allocated {(GC.GetTotalAllocatedBytes() - allocated) / 1e6:0} MB, gen2 GCs {GC.CollectionCount(2) - gen2}"));
+        Console.WriteLine(Inv($"    the machine's cores were busy {machineBusy.TotalMilliseconds:0} ms of {elapsed.TotalMilliseconds * Environment.ProcessorCount:0} ms ({machineBusy / (elapsed * Environment.ProcessorCount):P0})"));
         Console.WriteLine(Inv($"    CPU of this process while commits ran: {store.CommitCpu.TotalMilliseconds:0} ms (with --prefetch 0 only the store's own work runs then: COPY encoding, Npgsql, TLS)"));
         // Tiered compilation keeps re-compiling hot methods (tier 0, instrumented, tier 1) for several runs, on its own
         // thread: CPU a process spends once, not per event; shown so that a warm run's "ours" can be read without it.

@@ -394,6 +394,22 @@ internal sealed class BenchDatabase : IAsyncDisposable
 /// <summary>CPU time of a process (ours or anvil) from /proc, in clock ticks of 10 ms.</summary>
 internal static class ProcessCpu
 {
+    /// <summary>CPU time all cores of the machine have been busy so far (every state of /proc/stat but idle and iowait).</summary>
+    public static TimeSpan MachineBusy()
+    {
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        long busy = 0;
+        for (var i = 1; i < fields.Length && i <= 8; i++)
+        {
+            if (i is not 4 and not 5)
+            {
+                busy += long.Parse(fields[i], CultureInfo.InvariantCulture);
+            }
+        }
+
+        return TimeSpan.FromMilliseconds(busy * 10);
+    }
+
     public static TimeSpan Of(int pid)
     {
         try

@@ -52,6 +52,9 @@ public sealed class ChainWatcher
     private ChainCheckpoint? _checkpoint;
     private readonly Queue<(long From, long To, Task<List<RawLog>> Logs)> _prefetch = new();
 
+    /// <summary>Feeds whose decimals this process has stored a read of (emptied by a rollback, which may remove it).</summary>
+    private readonly HashSet<EvmAddress> _feedsRead = [];
+
     /// <summary>The horizon the last prune of versioned state reached (-1: none yet in this process).</summary>
     private long _prunedTo = -1;
     private bool _checkpointLoaded;
@@ -291,8 +294,14 @@ public sealed class ChainWatcher
         var last = byNumber[to];
         AddFeeds(facts.OfType<PerpMarketListed>().Select(f => f.Feed).Concat(facts.OfType<OptionSeriesListed>().Select(f => f.Feed)));
 
-        // The feeds as they stand at the checkpoint, pinned to its hash: committed with it, rolled back with it.
-        var feedStates = _feedStates is null ? null : await _feedStates.ReadAsync(last.Block, cancellationToken).ConfigureAwait(false);
+        // The feeds as they stand at the checkpoint, pinned to its hash: committed with it, rolled back with it. A
+        // backfill span wholly below the finality window skips the read once every feed has a stored read with its
+        // decimals (all the margin side takes from it): a read pinned to an old block is the node's dearest call
+        // (anvil rebuilds that block's state; on the indexing bench it was a third of anvil's CPU), and the spans
+        // inside the window, the last of a backfill among them, read at every commit.
+        var feedStates = _feedStates is null || (to < head - _options.FinalityDepth && _feedsRead.IsSupersetOf(_feedStates.Feeds))
+            ? null
+            : await _feedStates.ReadAsync(last.Block, cancellationToken).ConfigureAwait(false);
         var batch = new ChainBatch(Chain, headers.Select(h => h!).ToArray(), facts, last.Block, feedStates) { VenueStates = venueStates };
         try
         {
@@ -302,6 +311,18 @@ public sealed class ChainWatcher
         {
             ResetSpanIndexers();
             throw;
+        }
+
+        foreach (var state in feedStates ?? [])
+        {
+            if (state.Decimals is null)
+            {
+                _feedsRead.Remove(state.Feed);
+            }
+            else
+            {
+                _feedsRead.Add(state.Feed);
+            }
         }
 
         _checkpoint = new ChainCheckpoint(last.Block, _time.GetUtcNow());
@@ -463,6 +484,7 @@ public sealed class ChainWatcher
         _log.LogWarning("chain {Chain}: reorg, rolling back from {From} to common ancestor {To}", Chain, checkpoint.Number, ancestor.Value.Number);
         var accounts = await AccountsAboveAsync(cancellationToken).ConfigureAwait(false);
         ResetSpanIndexers();
+        _feedsRead.Clear();
         await _store.RollbackToAsync(ancestor.Value, cancellationToken).ConfigureAwait(false);
         _checkpoint = new ChainCheckpoint(ancestor.Value, _time.GetUtcNow());
         Status.Reorged(ancestor.Value);

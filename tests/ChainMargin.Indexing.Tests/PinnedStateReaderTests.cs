@@ -86,6 +86,9 @@ public sealed class PinnedStateReaderTests : IClassFixture<AnvilProtocolFixture>
         var options = IndexRig.Options(_fixture.RpcUrl, _fixture.ChainId, _fixture.Protocol);
         options.Contracts.Multicall3 = _fixture.Protocol.Multicall3;
         options.MaxBlocksPerCommit = 7;
+
+        // Every block inside the finality window: every commit reads (below it, backfill reads once; next test).
+        options.FinalityDepth = 1_000;
         using var handle = IndexRig.Watcher(options, store.Store);
         await IndexRig.CatchUpAsync(handle.Watcher);
 
@@ -108,6 +111,66 @@ public sealed class PinnedStateReaderTests : IClassFixture<AnvilProtocolFixture>
         Assert.Equal(Feeds, atCheckpoint.Select(s => s.Feed));
         await AssertEqualsDirectCallsAsync(atCheckpoint, checkpoint.Number);
         Assert.All(stored.Where(s => s.Answer is null), s => Assert.False(string.IsNullOrEmpty(s.Reason)));
+    }
+
+    [Theory]
+    [InlineData(StorageOptions.Sqlite)]
+    [InlineData(StorageOptions.Postgres)]
+    public async Task Watcher_BackfillBelowTheFinalityWindow_ReadsTheFeedsOnce_ThenAtEveryCommitInsideIt_AndAgainAfterARestart(string provider)
+    {
+        while (await _chain.HeadAsync() < 45)
+        {
+            await _chain.Anvil.MineAsync();
+        }
+
+        await using var store = await TestStore.CreateAsync(provider);
+        var options = IndexRig.Options(_fixture.RpcUrl, _fixture.ChainId, _fixture.Protocol, finalityDepth: 10);
+        options.MaxBlocksPerCommit = 7;
+        options.PruneEveryBlocks = 0;
+        var chain = new ChainId(_fixture.ChainId);
+
+        async Task<(long Head, List<long> Ends)> CatchUpAsync()
+        {
+            var head = await _chain.HeadAsync();
+            var from = (await store.Store.GetCheckpointAsync(chain, None))?.Block.Number + 1 ?? options.StartBlock;
+            using var handle = IndexRig.Watcher(options, store.Store);
+            await IndexRig.CatchUpAsync(handle.Watcher);
+            var ends = new List<long>();
+            for (var end = from + options.MaxBlocksPerCommit - 1; end < head; end += options.MaxBlocksPerCommit)
+            {
+                ends.Add(end);
+            }
+
+            ends.Add(head);
+            Assert.Equal(head, (await store.Store.GetCheckpointAsync(chain, None))!.Block.Number);
+            return (head, ends);
+        }
+
+        // The first commit reads (no feed has a stored read yet), then every commit whose last block is inside the
+        // window (head - FinalityDepth and above); the spans between are backfill and read nothing.
+        var (head, ends) = await CatchUpAsync();
+        var expected = ends.Where((end, i) => i == 0 || end >= head - options.FinalityDepth).ToList();
+        Assert.True(expected.Count < ends.Count - 2, "the chain is long enough for backfill spans below the window");
+        var stored = await store.Store.GetFeedStatesAsync(chain, None);
+        Assert.Equal(expected, stored.Select(s => s.Block.Number).Distinct().Order());
+        Assert.All(expected, n => Assert.Equal(Feeds, stored.Where(s => s.Block.Number == n).Select(s => s.Feed).Order()));
+        var atHead = stored.Where(s => s.Block.Number == head).OrderBy(s => s.Feed).ToList();
+        await AssertEqualsDirectCallsAsync(atHead, head);
+        foreach (var feed in Feeds)
+        {
+            Assert.Equal(atHead.Single(s => s.Feed == feed), await store.Store.GetFeedDecimalsStateAsync(chain, feed, None));
+        }
+
+        // A restarted watcher knows of no read of its own: its first commit reads again, backfill or not.
+        for (var i = 0; i < 30; i++)
+        {
+            await _chain.Anvil.MineAsync();
+        }
+
+        var (head2, ends2) = await CatchUpAsync();
+        var expected2 = ends2.Where((end, i) => i == 0 || end >= head2 - options.FinalityDepth).ToList();
+        Assert.True(ends2[0] < head2 - options.FinalityDepth, "the restart begins below the window");
+        Assert.Equal(expected.Concat(expected2), (await store.Store.GetFeedStatesAsync(chain, None)).Select(s => s.Block.Number).Distinct().Order());
     }
 
     [Theory]
