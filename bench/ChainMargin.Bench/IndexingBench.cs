@@ -75,7 +75,7 @@ internal static class IndexingBench
     {
         var protocol = chain.Protocol;
         var contracts = new ChainContractsOptions { Vault = protocol.Vault, PerpMarket = protocol.PerpMarket, OptionMarket = protocol.OptionMarket };
-        foreach (var feed in Environment.GetEnvironmentVariable("BENCH_NOFEEDS") == "1" ? [] : protocol.Feeds)
+        foreach (var feed in protocol.Feeds)
         {
             (feed.Kind == "spot" ? contracts.PriceFeeds : contracts.VolatilityFeeds)[feed.Asset] = feed.Address;
         }
