@@ -147,10 +147,13 @@ internal static class IndexingBench
         var jitMethods = System.Runtime.JitInfo.GetCompiledMethodCount();
         var tiering = ProcessCpu.OfThreads(Environment.ProcessId, TieringThread);
         var machine = ProcessCpu.MachineBusy();
+        using var timeline = Environment.GetCommandLineArgs().Contains("--timeline") ? new Timeline() : null;
         var started = Stopwatch.GetTimestamp();
         while (!await watcher.StepAsync(ct).ConfigureAwait(false))
         {
         }
+
+        timeline?.Print(started, Stopwatch.GetTimestamp(), handler.Intervals, store.Intervals);
 
         var elapsed = Stopwatch.GetElapsedTime(started);
         var machineBusy = ProcessCpu.MachineBusy() - machine;

@@ -29,6 +29,9 @@ internal sealed class TimingHandler : DelegatingHandler
 
     public TimeSpan Busy => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _busyTicks));
 
+    /// <summary>Each request's (start, end) timestamps, for the timeline.</summary>
+    public List<(long Start, long End)> Intervals { get; } = [];
+
     public long Requests => Interlocked.Read(ref _requests);
 
     public long Bytes => Interlocked.Read(ref _bytes);
@@ -54,11 +57,17 @@ internal sealed class TimingHandler : DelegatingHandler
         }
 
         var ended = 0;
+        var begun = Stopwatch.GetTimestamp();
         void End(long bytes)
         {
             if (Interlocked.Exchange(ref ended, 1) != 0)
             {
                 return;
+            }
+
+            lock (Intervals)
+            {
+                Intervals.Add((begun, Stopwatch.GetTimestamp()));
             }
 
             Interlocked.Add(ref _bytes, bytes);
@@ -163,11 +172,15 @@ internal sealed class TimedStore(IChainStore inner) : IChainStore
 
     public int Commits { get; private set; }
 
+    /// <summary>Each commit's (start, end) timestamps, for the timeline.</summary>
+    public List<(long Start, long End)> Intervals { get; } = [];
+
     public async Task CommitAsync(ChainBatch batch, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         await inner.CommitAsync(batch, cancellationToken).ConfigureAwait(false);
+        Intervals.Add((started, Stopwatch.GetTimestamp()));
         CommitCpu += Process.GetCurrentProcess().TotalProcessorTime - cpu;
         CommitTime += Stopwatch.GetElapsedTime(started);
         Commits++;
@@ -392,6 +405,53 @@ internal sealed class BenchDatabase : IAsyncDisposable
 }
 
 /// <summary>CPU time of a process (ours or anvil) from /proc, in clock ticks of 10 ms.</summary>
+/// <summary>
+/// Samples the machine's busy cores every few milliseconds while an end-to-end run goes on, and prints, per time slice,
+/// how busy the machine was beside how many requests were on the wire and whether a commit ran (--timeline).
+/// </summary>
+internal sealed class Timeline : IDisposable
+{
+    private readonly List<(long At, TimeSpan Busy)> _samples = [];
+    private readonly Thread _thread;
+    private volatile bool _stop;
+
+    public Timeline()
+    {
+        _thread = new Thread(() =>
+        {
+            while (!_stop)
+            {
+                _samples.Add((Stopwatch.GetTimestamp(), ProcessCpu.MachineBusy()));
+                Thread.Sleep(10);
+            }
+        }) { IsBackground = true, Priority = ThreadPriority.Highest };
+        _thread.Start();
+    }
+
+    public void Dispose()
+    {
+        _stop = true;
+        _thread.Join();
+    }
+
+    public void Print(long from, long to, List<(long Start, long End)> requests, List<(long Start, long End)> commits, int sliceMs = 50)
+    {
+        var slice = Stopwatch.Frequency * sliceMs / 1000;
+        var line = new System.Text.StringBuilder("    timeline (per " + sliceMs + " ms: machine busy %, requests on the wire, commit running %):");
+        for (var at = from; at < to; at += slice)
+        {
+            var end = Math.Min(to, at + slice);
+            var first = _samples.LastOrDefault(x => x.At <= at);
+            var last = _samples.FirstOrDefault(x => x.At >= end);
+            var busy = last.At > first.At ? (last.Busy - first.Busy).TotalMilliseconds / (Stopwatch.GetElapsedTime(first.At, last.At).TotalMilliseconds * Environment.ProcessorCount) : 0;
+            double Overlap(List<(long Start, long End)> spans) => spans.Sum(x => (double)Math.Max(0, Math.Min(x.End, end) - Math.Max(x.Start, at))) / (end - at);
+            line.Append(CultureInfo.InvariantCulture, $"\n      {Stopwatch.GetElapsedTime(from, at).TotalMilliseconds,5:0} ms  {busy,4:P0}  rpc {Overlap(requests),4:0.0}  commit {Overlap(commits),4:P0}");
+        }
+
+        Console.WriteLine(line.ToString());
+    }
+}
+
 internal static class ProcessCpu
 {
     /// <summary>CPU time all cores of the machine have been busy so far (every state of /proc/stat but idle and iowait).</summary>
