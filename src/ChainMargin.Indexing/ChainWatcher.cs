@@ -52,7 +52,7 @@ public sealed class ChainWatcher
     private ChainCheckpoint? _checkpoint;
     private readonly Queue<(long From, long To, Task<List<RawLog>> Logs)> _prefetch = new();
 
-    /// <summary>Feeds whose decimals this process has stored a read of (emptied by a rollback, which may remove it).</summary>
+    /// <summary>Feeds with a stored read that has their decimals (learnt from the store at start and after a rollback).</summary>
     private readonly HashSet<EvmAddress> _feedsRead = [];
 
     /// <summary>The horizon the last prune of versioned state reached (-1: none yet in this process).</summary>
@@ -188,6 +188,7 @@ public sealed class ChainWatcher
             var markets = await _store.GetPerpMarketsAsync(cancellationToken).ConfigureAwait(false);
             var series = await _store.GetOptionSeriesAsync(cancellationToken).ConfigureAwait(false);
             AddFeeds(markets.Where(m => m.Chain == Chain).Select(m => m.Feed).Concat(series.Where(x => x.Chain == Chain).Select(x => x.Feed)));
+            await LoadFeedsReadAsync(cancellationToken).ConfigureAwait(false);
             _checkpointLoaded = true;
             if (_checkpoint is not null)
             {
@@ -295,10 +296,11 @@ public sealed class ChainWatcher
         AddFeeds(facts.OfType<PerpMarketListed>().Select(f => f.Feed).Concat(facts.OfType<OptionSeriesListed>().Select(f => f.Feed)));
 
         // The feeds as they stand at the checkpoint, pinned to its hash: committed with it, rolled back with it. A
-        // backfill span wholly below the finality window skips the read once every feed has a stored read with its
+        // backfill span wholly below the finality window skips the read while every feed has a stored read with its
         // decimals (all the margin side takes from it): a read pinned to an old block is the node's dearest call
         // (anvil rebuilds that block's state; on the indexing bench it was a third of anvil's CPU), and the spans
-        // inside the window, the last of a backfill among them, read at every commit.
+        // inside the window, the last of a backfill among them, read at every commit. Which feeds have such a read
+        // depends on the store alone, so a restart reads where an uninterrupted run would have.
         var feedStates = _feedStates is null || (to < head - _options.FinalityDepth && _feedsRead.IsSupersetOf(_feedStates.Feeds))
             ? null
             : await _feedStates.ReadAsync(last.Block, cancellationToken).ConfigureAwait(false);
@@ -379,6 +381,22 @@ public sealed class ChainWatcher
         }
 
         return _logs.FetchAsync(from, to, cancellationToken);
+    }
+
+    /// <summary>
+    /// Learns from the store which feeds have a stored read with their decimals: a restarted watcher (or one that has
+    /// just rolled back) skips the backfill reads exactly where a watcher that never stopped would have.
+    /// </summary>
+    private async Task LoadFeedsReadAsync(CancellationToken cancellationToken)
+    {
+        _feedsRead.Clear();
+        foreach (var feed in _feedStates?.Feeds ?? [])
+        {
+            if ((await _store.GetFeedDecimalsStateAsync(Chain, feed, cancellationToken).ConfigureAwait(false))?.Decimals is not null)
+            {
+                _feedsRead.Add(feed);
+            }
+        }
     }
 
     /// <summary>
@@ -484,8 +502,8 @@ public sealed class ChainWatcher
         _log.LogWarning("chain {Chain}: reorg, rolling back from {From} to common ancestor {To}", Chain, checkpoint.Number, ancestor.Value.Number);
         var accounts = await AccountsAboveAsync(cancellationToken).ConfigureAwait(false);
         ResetSpanIndexers();
-        _feedsRead.Clear();
         await _store.RollbackToAsync(ancestor.Value, cancellationToken).ConfigureAwait(false);
+        await LoadFeedsReadAsync(cancellationToken).ConfigureAwait(false);
         _checkpoint = new ChainCheckpoint(ancestor.Value, _time.GetUtcNow());
         Status.Reorged(ancestor.Value);
         await RaiseAsync(new ChainCommitted(Chain, ancestor.Value, head, 0, 0, accounts, PricesChanged: true, Reorged: true), cancellationToken).ConfigureAwait(false);
