@@ -1,3 +1,4 @@
+using System.Globalization;
 using ChainMargin.Core;
 using ChainMargin.Storage.Postgres;
 using ChainMargin.Testing;
@@ -109,6 +110,58 @@ public sealed class PostgresChainStoreTests(PostgresDatabaseFixture fixture) : C
         Assert.Equal(written, await PreviousTouchesAsync());
         await Store.RollbackToAsync(Block(17), CancellationToken.None);
         Snapshot.AssertEqual(Snapshot.Expected([.. facts.Where(f => f.Block.Number <= 17)]), await Snapshot.ReadAsync(Store, Chain));
+    }
+
+    [Fact]
+    public async Task MigrateAsync_CollateralFactsStoredAsTextBefore0010_BecomeTheirBytes_AndRollBackExactly()
+    {
+        var facts = Mixed(1, 30, "a", seed: 10);
+        foreach (var chunk in facts.GroupBy(f => (f.Block.Number - 1) / 6))
+        {
+            var from = (chunk.Key * 6) + 1;
+            await Store.CommitAsync(Batch(from, Math.Min(30, from + 5), chunk), CancellationToken.None);
+        }
+
+        const string AsText =
+            "select block_number, log_index, '0x' || encode(block_hash, 'hex'), '0x' || encode(contract, 'hex'), '0x' || encode(account, 'hex'), " +
+            "'0x' || encode(token, 'hex'), delta::text, kind, coalesce(prev_block_number, -1) from collateral_changes order by block_number, log_index";
+        var written = await RowsAsync(AsText);
+        Assert.Equal(
+            facts.OfType<CollateralChanged>().Select(f => f.Block.Hash).Order(StringComparer.Ordinal),
+            written.Select(r => r[2]).Order(StringComparer.Ordinal));
+
+        // The database as version 0009 left it: hashes and addresses as 0x-hex text.
+        await ExecuteAsync(
+            """
+            alter table collateral_changes
+                alter column block_hash type text using '0x' || encode(block_hash, 'hex'),
+                alter column contract type text using '0x' || encode(contract, 'hex'),
+                alter column account type text using '0x' || encode(account, 'hex'),
+                alter column token type text using '0x' || encode(token, 'hex');
+            delete from schema_migrations where version = 10;
+            """);
+        var plain = AsText.Replace("'0x' || encode(", "(", StringComparison.Ordinal).Replace(", 'hex')", ")", StringComparison.Ordinal);
+        Assert.Equal(written, await RowsAsync(plain));
+        await Store.MigrateAsync(CancellationToken.None);
+
+        Assert.Equal(written, await RowsAsync(AsText));
+        await Store.RollbackToAsync(Block(13), CancellationToken.None);
+        Snapshot.AssertEqual(Snapshot.Expected([.. facts.Where(f => f.Block.Number <= 13)]), await Snapshot.ReadAsync(Store, Chain));
+    }
+
+    private async Task<List<string[]>> RowsAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(Schema.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<string[]>();
+        while (await reader.ReadAsync())
+        {
+            rows.Add([.. Enumerable.Range(0, reader.FieldCount).Select(i => Convert.ToString(reader.GetValue(i), CultureInfo.InvariantCulture)!)]);
+        }
+
+        return rows;
     }
 
     private async Task<List<long?>> PreviousTouchesAsync()

@@ -11,7 +11,8 @@ namespace ChainMargin.Storage.Postgres;
 /// tables use, writing the format ourselves cost a fraction of that (the indexing benchmark's commits were mostly
 /// the client encoding rows). The format: a signature and two zero words, then per row a field count and per field a
 /// byte length (-1 for null) and the value in network byte order, then -1. Every value must match its column's type
-/// exactly, since binary COPY carries no type information: bigint, integer, text, boolean and numeric are written here.
+/// exactly, since binary COPY carries no type information: bigint, integer, text, bytea, boolean and numeric are written
+/// here.
 /// </summary>
 internal sealed class CopyRows : IDisposable
 {
@@ -93,6 +94,29 @@ internal sealed class CopyRows : IDisposable
         var max = Encoding.UTF8.GetMaxByteCount(value.Length);
         Ensure(4 + max);
         var written = Encoding.UTF8.GetBytes(value, _buffer.AsSpan(_length + 4));
+        BinaryPrimitives.WriteInt32BigEndian(_buffer.AsSpan(_length), written);
+        _length += 4 + written;
+    }
+
+    /// <summary>
+    /// A 0x-prefixed hex string (a hash, an address) as bytea: its bytes, half as many as its digits. Anything else is a
+    /// <see cref="FormatException"/> naming the value.
+    /// </summary>
+    public void HexBytes(string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        if (value.Length < 2 || value[0] != '0' || (value[1] | 0x20) != 'x' || value.Length % 2 != 0)
+        {
+            throw new FormatException($"'{value}' is not 0x-prefixed hex of whole bytes");
+        }
+
+        var bytes = (value.Length - 2) / 2;
+        Ensure(4 + bytes);
+        if (System.Convert.FromHexString(value.AsSpan(2), _buffer.AsSpan(_length + 4, bytes), out _, out var written) != OperationStatus.Done)
+        {
+            throw new FormatException($"'{value}' is not 0x-prefixed hex of whole bytes");
+        }
+
         BinaryPrimitives.WriteInt32BigEndian(_buffer.AsSpan(_length), written);
         _length += 4 + written;
     }

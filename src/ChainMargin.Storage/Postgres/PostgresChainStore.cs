@@ -371,7 +371,7 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
         {
             if (stored.TryGetValue((fact.Block.Number, fact.LogIndex), out var hash))
             {
-                if (!string.Equals(hash, fact.Block.Hash, StringComparison.Ordinal))
+                if (!string.Equals(hash, fact.Block.Hash, StringComparison.OrdinalIgnoreCase))
                 {
                     throw new InvalidOperationException(
                         $"block {fact.Block.Number} of chain {content.Batch.Chain} is stored from block hash {hash}, and this batch brings log " +
@@ -409,18 +409,39 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
     {
         if (facts.Count == 0)
         {
-            return new CollateralRows([], new HashSet<(string, string, string)>());
+            return new CollateralRows([], []);
         }
 
-        var sorted = facts.ToArray();
-        Array.Sort(sorted, static (a, b) => (a.Block.Number, a.LogIndex).CompareTo((b.Block.Number, b.LogIndex)));
-        var keys = new HashSet<(string Venue, string Account, string Token)>();
-        foreach (var f in sorted)
+        // The watcher sends facts in (block, log index) order; anything else is sorted first.
+        var sorted = facts;
+        for (var i = 1; i < facts.Count; i++)
         {
-            keys.Add((f.Contract.Value, f.Account.Value, f.Token.Value));
+            if ((facts[i - 1].Block.Number, facts[i - 1].LogIndex).CompareTo((facts[i].Block.Number, facts[i].LogIndex)) > 0)
+            {
+                sorted = [.. facts];
+                sorted.Sort(static (a, b) => (a.Block.Number, a.LogIndex).CompareTo((b.Block.Number, b.LogIndex)));
+                break;
+            }
         }
 
-        var stored = new Dictionary<(string Venue, string Account, string Token), long>(keys.Count);
+        // Each fact's key is looked up once; everything after works on the key's position.
+        var index = new Dictionary<(string Venue, string Account, string Token), int>();
+        var keys = new List<CollateralKey>();
+        var keyOf = new int[sorted.Count];
+        for (var i = 0; i < sorted.Count; i++)
+        {
+            var f = sorted[i];
+            var key = (f.Contract.Value, f.Account.Value, f.Token.Value);
+            if (!index.TryGetValue(key, out var at))
+            {
+                at = keys.Count;
+                index.Add(key, at);
+                keys.Add(new CollateralKey(key.Item1, key.Item2, key.Item3));
+            }
+
+            keyOf[i] = at;
+        }
+
         var command = new NpgsqlCommand(PostgresSql.CollateralLastTouches, connection, transaction);
         await using (command.ConfigureAwait(false))
         {
@@ -433,22 +454,22 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
             {
                 while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    stored[(reader.GetString(0), reader.GetString(1), reader.GetString(2))] = reader.GetInt64(3);
+                    keys[index[(reader.GetString(0), reader.GetString(1), reader.GetString(2))]].StoredTouch = reader.GetInt64(3);
                 }
             }
         }
 
-        var last = new Dictionary<(string Venue, string Account, string Token), long>(keys.Count);
-        var rows = new List<CollateralRow>(sorted.Length);
-        foreach (var f in sorted)
+        var rows = new List<CollateralRow>(sorted.Count);
+        for (var i = 0; i < sorted.Count; i++)
         {
-            var key = (f.Contract.Value, f.Account.Value, f.Token.Value);
+            var f = sorted[i];
+            var key = keys[keyOf[i]];
             long? prevNumber = null;
-            if (last.TryGetValue(key, out var previous))
+            if (key.Last is { } previous)
             {
-                prevNumber = previous;
+                prevNumber = previous.Number;
             }
-            else if (stored.TryGetValue(key, out var touch))
+            else if (key.StoredTouch is { } touch)
             {
                 if (f.Block.Number <= touch)
                 {
@@ -461,11 +482,12 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
                 prevNumber = touch;
             }
 
-            last[key] = f.Block.Number;
+            key.Delta += f.Delta;
+            key.Last = f.Block;
             rows.Add(new CollateralRow(f, prevNumber));
         }
 
-        return new CollateralRows(rows, stored.Keys.ToHashSet());
+        return new CollateralRows(rows, keys);
     }
 
     /// <summary>Copies a fact table's new rows straight into it.</summary>
@@ -481,14 +503,15 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
         return rows;
     }
 
+    /// <summary>Collateral facts hold their block hash and addresses as bytea (migration 0010).</summary>
     private static Task CopyAsync(
         NpgsqlConnection connection, string table, string columns, List<CollateralRow> rows, Action<CopyRows, CollateralRow> write, long chain,
         CancellationToken cancellationToken) =>
-        rows.Count == 0 ? Task.CompletedTask : CopyAsync(connection, table, columns, rows, r => r.Fact, write, chain, cancellationToken);
+        rows.Count == 0 ? Task.CompletedTask : CopyAsync(connection, table, columns, rows, r => r.Fact, write, chain, cancellationToken, bytes: true);
 
     private static async Task CopyAsync<TRow>(
         NpgsqlConnection connection, string target, string columns, List<TRow> rows, Func<TRow, ChainFact> fact, Action<CopyRows, TRow> write, long chain,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, bool bytes = false)
     {
         const int SendAt = 1 << 20;
         using var encoded = new CopyRows(columns.Count(c => c == ',') + 1, rows.Count);
@@ -514,10 +537,21 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
                 var f = fact(row);
                 encoded.StartRow();
                 encoded.Int64(chain);
-                encoded.Text(f.Block.Hash);
-                encoded.Int32(f.LogIndex);
-                encoded.Int64(f.Block.Number);
-                encoded.Text(f.Contract.Value);
+                if (bytes)
+                {
+                    encoded.HexBytes(f.Block.Hash);
+                    encoded.Int32(f.LogIndex);
+                    encoded.Int64(f.Block.Number);
+                    encoded.HexBytes(f.Contract.Value);
+                }
+                else
+                {
+                    encoded.Text(f.Block.Hash);
+                    encoded.Int32(f.LogIndex);
+                    encoded.Int64(f.Block.Number);
+                    encoded.Text(f.Contract.Value);
+                }
+
                 write(encoded, row);
                 if (encoded.Pending >= SendAt)
                 {
@@ -534,10 +568,29 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
     /// <summary>A new collateral fact and the block number of its key's previous fact (none for the key's first).</summary>
     private sealed record CollateralRow(CollateralChanged Fact, long? PrevNumber);
 
-    /// <summary>A batch's new collateral facts in (block, log index) order, and which of their keys have a stored balance.</summary>
-    private sealed record CollateralRows(List<CollateralRow> Rows, IReadOnlySet<(string Venue, string Account, string Token)> Stored);
+    /// <summary>A batch's new collateral facts in (block, log index) order, and its keys with their sums.</summary>
+    private sealed record CollateralRows(List<CollateralRow> Rows, List<CollateralKey> Keys);
 
-    /// <summary>Sums the inserted deltas per (venue, account, token) in memory and adds them with one statement.</summary>
+    /// <summary>
+    /// One (venue, account, token) of a batch: the block its stored balance was last touched at (none when no balance is
+    /// stored), and the batch's summed delta and last block so far.
+    /// </summary>
+    private sealed class CollateralKey(string venue, string account, string token)
+    {
+        public string Venue { get; } = venue;
+
+        public string Account { get; } = account;
+
+        public string Token { get; } = token;
+
+        public long? StoredTouch { get; set; }
+
+        public BigInteger Delta { get; set; }
+
+        public BlockRef? Last { get; set; }
+    }
+
+    /// <summary>Adds the batch's per-key collateral sums (summed in memory) to the stored balances with one statement each.</summary>
     private static void AddCollateral(NpgsqlBatch batch, long chain, CollateralRows inserted)
     {
         if (inserted.Rows.Count == 0)
@@ -545,20 +598,12 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
             return;
         }
 
-        // Rows come in (block, log index) order, so a key's last fact here is its new last block.
-        var sums = new Dictionary<(string Venue, string Account, string Token), (BigInteger Delta, BlockRef Last)>();
-        foreach (var (f, _) in inserted.Rows)
-        {
-            var key = (f.Contract.Value, f.Account.Value, f.Token.Value);
-            sums[key] = sums.TryGetValue(key, out var sum) ? (sum.Delta + f.Delta, f.Block) : (f.Delta, f.Block);
-        }
-
         // Keys with a stored balance are updated, the others inserted: the commit lock keeps that split true, and a
         // plain update costs about half an upsert's speculative insert per row.
-        Add(PostgresSql.UpdateCollateral, sums.Where(s => inserted.Stored.Contains(s.Key)).ToList());
-        Add(PostgresSql.InsertCollateral, sums.Where(s => !inserted.Stored.Contains(s.Key)).ToList());
+        Add(PostgresSql.UpdateCollateral, inserted.Keys.Where(k => k.StoredTouch is not null).ToList());
+        Add(PostgresSql.InsertCollateral, inserted.Keys.Where(k => k.StoredTouch is null).ToList());
 
-        void Add(string sql, List<KeyValuePair<(string Venue, string Account, string Token), (BigInteger Delta, BlockRef Last)>> rows)
+        void Add(string sql, List<CollateralKey> rows)
         {
             if (rows.Count == 0)
             {
@@ -567,12 +612,12 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
 
             var command = new NpgsqlBatchCommand(sql);
             command.Parameters.AddWithValue("chain", chain);
-            AddArray(command, "venue", NpgsqlDbType.Text, rows.Select(r => r.Key.Venue).ToArray());
-            AddArray(command, "account", NpgsqlDbType.Text, rows.Select(r => r.Key.Account).ToArray());
-            AddArray(command, "token", NpgsqlDbType.Text, rows.Select(r => r.Key.Token).ToArray());
-            AddArray(command, "delta", NpgsqlDbType.Numeric, rows.Select(r => Columns.Checked(r.Value.Delta, "collateral delta")).ToArray());
-            AddArray(command, "block_number", NpgsqlDbType.Bigint, rows.Select(r => r.Value.Last.Number).ToArray());
-            AddArray(command, "block_hash", NpgsqlDbType.Text, rows.Select(r => r.Value.Last.Hash).ToArray());
+            AddArray(command, "venue", NpgsqlDbType.Text, rows.Select(r => r.Venue).ToArray());
+            AddArray(command, "account", NpgsqlDbType.Text, rows.Select(r => r.Account).ToArray());
+            AddArray(command, "token", NpgsqlDbType.Text, rows.Select(r => r.Token).ToArray());
+            AddArray(command, "delta", NpgsqlDbType.Numeric, rows.Select(r => Columns.Checked(r.Delta, "collateral delta")).ToArray());
+            AddArray(command, "block_number", NpgsqlDbType.Bigint, rows.Select(r => r.Last!.Value.Number).ToArray());
+            AddArray(command, "block_hash", NpgsqlDbType.Text, rows.Select(r => r.Last!.Value.Hash).ToArray());
             batch.BatchCommands.Add(command);
         }
     }
@@ -654,8 +699,8 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
     private static void WriteCollateral(CopyRows w, CollateralRow row)
     {
         var f = row.Fact;
-        w.Text(f.Account.Value);
-        w.Text(f.Token.Value);
+        w.HexBytes(f.Account.Value);
+        w.HexBytes(f.Token.Value);
         WriteBig(w, f.Delta, "collateral delta");
         w.Text(f.Kind);
         if (row.PrevNumber is { } number)

@@ -59,7 +59,7 @@ internal static class PostgresSql
     public static string StoredFacts(IEnumerable<string> tables) =>
         string.Join(
             "\nunion all\n",
-            tables.Select(t => $"select block_number, log_index, block_hash from {t} where chain_id = @chain and block_number = any(@numbers)"));
+            tables.Select(t => $"select block_number, log_index, {(t == "collateral_changes" ? "'0x' || encode(block_hash, 'hex')" : "block_hash")} from {t} where chain_id = @chain and block_number = any(@numbers)"));
 
     /// <summary>The stored last touch (block) of each given collateral key.</summary>
     public const string CollateralLastTouches =
@@ -114,7 +114,8 @@ internal static class PostgresSql
     public const string RollbackCollateral =
         """
         with removed as (
-            select contract, account, token, sum(delta) as delta,
+            select '0x' || encode(contract, 'hex') as contract, '0x' || encode(account, 'hex') as account,
+                   '0x' || encode(token, 'hex') as token, sum(delta) as delta,
                    (array_agg(prev_block_number order by block_number, log_index))[1] as prev_number
             from collateral_changes
             where chain_id = @chain and block_number > @number
@@ -127,7 +128,7 @@ internal static class PostgresSql
         )
         update collateral_balances as b
         set balance = b.balance - r.delta, block_number = r.prev_number,
-            block_hash = (select f.block_hash from collateral_changes f
+            block_hash = (select '0x' || encode(f.block_hash, 'hex') from collateral_changes f
                           where f.chain_id = @chain and f.block_number = r.prev_number limit 1)
         from removed as r
         where r.prev_number is not null

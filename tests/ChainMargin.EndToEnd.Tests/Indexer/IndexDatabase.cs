@@ -37,7 +37,10 @@ public sealed class IndexDatabase(string connectionString)
     /// <summary>Every stored fact's (block hash, log index), sorted, duplicates kept: a duplicate or a gap shows.</summary>
     public async Task<List<string>> FactKeysAsync(ulong chain)
     {
-        var union = string.Join(" union all ", FactTables.Select(t => $"select block_hash, log_index from {t} where chain_id = @chain"));
+        // Collateral facts hold their block hash as bytes (PostgreSQL migration 0010), the other tables as 0x-hex text.
+        var union = string.Join(
+            " union all ",
+            FactTables.Select(t => $"select {(t == "collateral_changes" ? "'0x' || encode(block_hash, 'hex')" : "block_hash")} as block_hash, log_index from {t} where chain_id = @chain"));
         var keys = new List<string>();
         await using var connection = await OpenAsync();
         await using var command = new NpgsqlCommand($"select lower(block_hash) || ':' || log_index from ({union}) as k", connection);
