@@ -88,11 +88,7 @@ public sealed class PostgresChainStoreTests(PostgresDatabaseFixture fixture) : C
     public async Task MigrateAsync_FactsStoredBefore0008_GetTheirPreviousTouchesAndRollBackExactly()
     {
         var facts = Mixed(1, 40, "a", seed: 8);
-        foreach (var chunk in facts.GroupBy(f => (f.Block.Number - 1) / 7))
-        {
-            var from = (chunk.Key * 7) + 1;
-            await Store.CommitAsync(Batch(from, Math.Min(40, from + 6), chunk), CancellationToken.None);
-        }
+        await CommitInSpansAsync(facts, last: 40, span: 7);
 
         var written = await PreviousTouchesAsync();
         Assert.Contains(written, p => p is null);
@@ -116,11 +112,7 @@ public sealed class PostgresChainStoreTests(PostgresDatabaseFixture fixture) : C
     public async Task MigrateAsync_CollateralFactsStoredAsTextBefore0010_BecomeTheirBytes_AndRollBackExactly()
     {
         var facts = Mixed(1, 30, "a", seed: 10);
-        foreach (var chunk in facts.GroupBy(f => (f.Block.Number - 1) / 6))
-        {
-            var from = (chunk.Key * 6) + 1;
-            await Store.CommitAsync(Batch(from, Math.Min(30, from + 5), chunk), CancellationToken.None);
-        }
+        await CommitInSpansAsync(facts, last: 30, span: 6);
 
         const string AsText =
             "select block_number, log_index, '0x' || encode(block_hash, 'hex'), '0x' || encode(contract, 'hex'), '0x' || encode(account, 'hex'), " +
@@ -147,6 +139,16 @@ public sealed class PostgresChainStoreTests(PostgresDatabaseFixture fixture) : C
         Assert.Equal(written, await RowsAsync(AsText));
         await Store.RollbackToAsync(Block(13), CancellationToken.None);
         Snapshot.AssertEqual(Snapshot.Expected([.. facts.Where(f => f.Block.Number <= 13)]), await Snapshot.ReadAsync(Store, Chain));
+    }
+
+    /// <summary>Commits facts of blocks 1..last in spans of <paramref name="span"/> blocks, as a watcher would.</summary>
+    private async Task CommitInSpansAsync(IReadOnlyList<ChainFact> facts, long last, int span)
+    {
+        foreach (var chunk in facts.GroupBy(f => (f.Block.Number - 1) / span))
+        {
+            var from = (chunk.Key * span) + 1;
+            await Store.CommitAsync(Batch(from, Math.Min(last, from + span - 1), chunk), CancellationToken.None);
+        }
     }
 
     private async Task<List<string[]>> RowsAsync(string sql)
