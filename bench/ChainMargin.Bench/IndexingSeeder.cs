@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Numerics;
-using System.Text;
 using System.Text.Json.Nodes;
 using ChainMargin.Contracts.Devnet;
 using ChainMargin.Contracts.Erc20;
@@ -49,10 +48,6 @@ internal static class IndexingSeeder
 {
     public const ulong ChainId = 48_901;
 
-    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromMinutes(5) };
-
-    private static long _id;
-
     public static async Task<SeededChain> SeedAsync(int events, int perBlock, int accounts, CancellationToken cancellationToken)
     {
         var started = Stopwatch.StartNew();
@@ -61,8 +56,8 @@ internal static class IndexingSeeder
         {
             var protocol = await ReferenceProtocolDeployer.DeployAsync(node.RpcUrl, AnvilNode.DeployerKey, ChainId, cancellationToken: cancellationToken)
                 .ConfigureAwait(false);
-            var rpc = new Uri(node.RpcUrl);
-            await CallAsync(rpc, [Request("evm_setAutomine", false), Request("evm_setBlockGasLimit", "0x2540be400")], cancellationToken).ConfigureAwait(false);
+            using var rpc = new AnvilBatch(new Uri(node.RpcUrl));
+            await rpc.CallAsync([Request("evm_setAutomine", false), Request("evm_setBlockGasLimit", "0x2540be400")], cancellationToken).ConfigureAwait(false);
 
             var tokens = new[] { protocol.Usdc, protocol.Wbtc, protocol.Weth };
             var depositors = Enumerable.Range(0, accounts).Select(Depositor).ToArray();
@@ -70,7 +65,7 @@ internal static class IndexingSeeder
             // Gas money and tokens for every depositor, and the vault's allowance: nonces 0 and 1, one block.
             // anvil may answer the calls of one batch concurrently: what must come first is sent first, and every
             // evm_mine goes alone after its block's batch.
-            await CallAsync(rpc, depositors.Select(d => Request("anvil_setBalance", d, "0x3635c9adc5dea00000")), cancellationToken).ConfigureAwait(false);
+            await rpc.CallAsync(depositors.Select(d => Request("anvil_setBalance", d, "0x3635c9adc5dea00000")), cancellationToken).ConfigureAwait(false);
             var setup = new List<JsonObject>();
             for (var i = 0; i < accounts; i++)
             {
@@ -79,12 +74,12 @@ internal static class IndexingSeeder
                 setup.Add(Send(depositors[i], token, new ApproveFunction { Spender = protocol.Vault, Amount = BigInteger.Pow(10, 30) }.GetCallData().ToHex(true), 1));
             }
 
-            await CallAsync(rpc, setup, cancellationToken).ConfigureAwait(false);
-            await CallAsync(rpc, [Request("evm_mine")], cancellationToken).ConfigureAwait(false);
+            await rpc.CallAsync(setup, cancellationToken).ConfigureAwait(false);
+            await rpc.CallAsync([Request("evm_mine")], cancellationToken).ConfigureAwait(false);
 
             // Deposit calldata depends only on the token: three templates.
             var deposits = tokens.Select(t => new DepositFunction { Token = t, Amount = 1_000_000 }.GetCallData().ToHex(true)).ToArray();
-            var firstBlock = await BlockNumberAsync(rpc, cancellationToken).ConfigureAwait(false) + 1;
+            var firstBlock = await rpc.BlockNumberAsync(cancellationToken).ConfigureAwait(false) + 1;
             for (var sent = 0; sent < events; sent += perBlock)
             {
                 var batch = new List<JsonObject>(perBlock);
@@ -94,12 +89,12 @@ internal static class IndexingSeeder
                     batch.Add(Send(depositors[account], protocol.Vault, deposits[account % tokens.Length], 2 + (k / accounts)));
                 }
 
-                await CallAsync(rpc, batch, cancellationToken).ConfigureAwait(false);
-                await CallAsync(rpc, [Request("evm_mine")], cancellationToken).ConfigureAwait(false);
+                await rpc.CallAsync(batch, cancellationToken).ConfigureAwait(false);
+                await rpc.CallAsync([Request("evm_mine")], cancellationToken).ConfigureAwait(false);
             }
 
-            var lastBlock = await BlockNumberAsync(rpc, cancellationToken).ConfigureAwait(false);
-            var pending = await CallAsync(rpc, [Request("txpool_status")], cancellationToken).ConfigureAwait(false);
+            var lastBlock = await rpc.BlockNumberAsync(cancellationToken).ConfigureAwait(false);
+            var pending = await rpc.CallAsync([Request("txpool_status")], cancellationToken).ConfigureAwait(false);
             var left = pending[0]?["result"]?["pending"]?.GetValue<string>();
             if (left is not null && left != "0x0")
             {
@@ -118,48 +113,7 @@ internal static class IndexingSeeder
     /// <summary>A depositor address with no key (anvil impersonates it); far from precompiles and dev accounts.</summary>
     private static string Depositor(int index) => "0xc0ffee" + index.ToString("x34", CultureInfo.InvariantCulture);
 
-    private static JsonObject Send(string from, string to, string data, long nonce) =>
-        Request("eth_sendTransaction", new JsonObject
-        {
-            ["from"] = from,
-            ["to"] = to,
-            ["data"] = data,
-            ["gas"] = "0x30d40",
-            ["nonce"] = "0x" + nonce.ToString("x", CultureInfo.InvariantCulture),
-        });
+    private static JsonObject Send(string from, string to, string data, long nonce) => AnvilBatch.SendTransaction(from, to, data, nonce, 200_000);
 
-    private static JsonObject Request(string method, params JsonNode?[] parameters) => new()
-    {
-        ["jsonrpc"] = "2.0",
-        ["id"] = Interlocked.Increment(ref _id),
-        ["method"] = method,
-        ["params"] = new JsonArray(parameters),
-    };
-
-    private static async Task<long> BlockNumberAsync(Uri rpc, CancellationToken cancellationToken)
-    {
-        var answer = await CallAsync(rpc, [Request("eth_blockNumber")], cancellationToken).ConfigureAwait(false);
-        var hex = answer[0]!["result"]!.GetValue<string>();
-        return long.Parse(hex.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
-    }
-
-    /// <summary>Sends a batch; throws on the first error answer (a refused or reverted-at-estimate call).</summary>
-    private static async Task<JsonArray> CallAsync(Uri rpc, IEnumerable<JsonObject> requests, CancellationToken cancellationToken)
-    {
-        var batch = new JsonArray([.. requests]);
-        using var content = new StringContent(batch.ToJsonString(), Encoding.UTF8, "application/json");
-        using var response = await Http.PostAsync(rpc, content, cancellationToken).ConfigureAwait(false);
-        response.EnsureSuccessStatusCode();
-        var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-        var answers = JsonNode.Parse(body) as JsonArray ?? throw new InvalidOperationException("anvil answered a batch with a single object: " + body[..Math.Min(300, body.Length)]);
-        foreach (var answer in answers)
-        {
-            if (answer?["error"] is { } error)
-            {
-                throw new InvalidOperationException("anvil refused a seeding request: " + error.ToJsonString());
-            }
-        }
-
-        return answers;
-    }
+    private static JsonObject Request(string method, params JsonNode?[] parameters) => AnvilBatch.Request(method, parameters);
 }

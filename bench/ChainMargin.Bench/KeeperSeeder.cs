@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Numerics;
-using System.Text;
 using System.Text.Json.Nodes;
 using ChainMargin.Contracts.Devnet;
 using ChainMargin.Contracts.Erc20;
@@ -20,21 +19,20 @@ internal sealed class KeeperBenchChain : IAsyncDisposable
 {
     public const ulong ChainId = 48_902;
 
-    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromMinutes(5) };
-    private static long _id;
+    private readonly AnvilBatch _rpc;
 
     private KeeperBenchChain(AnvilNode node, DeployedProtocol protocol, Uri rpc)
     {
         Node = node;
         Protocol = protocol;
-        Rpc = rpc;
+        _rpc = new AnvilBatch(rpc);
     }
 
     public AnvilNode Node { get; }
 
     public DeployedProtocol Protocol { get; }
 
-    public Uri Rpc { get; }
+    public Uri Rpc => _rpc.Rpc;
 
     public static async Task<KeeperBenchChain> SeedAsync(int accounts, int atRiskEvery, CancellationToken cancellationToken)
     {
@@ -113,55 +111,18 @@ internal sealed class KeeperBenchChain : IAsyncDisposable
     {
         await CallAsync([Request("evm_mine")], cancellationToken).ConfigureAwait(false);
         var minedAt = System.Diagnostics.Stopwatch.GetTimestamp();
-        var answer = await CallAsync([Request("eth_blockNumber")], cancellationToken).ConfigureAwait(false);
-        var hex = answer[0]!["result"]!.GetValue<string>();
-        return (long.Parse(hex.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture), minedAt);
+        return (await _rpc.BlockNumberAsync(cancellationToken).ConfigureAwait(false), minedAt);
     }
 
-    public ValueTask DisposeAsync() => Node.DisposeAsync();
-
-    private static JsonObject Send(string from, string to, string data, long? nonce, long gas)
+    public ValueTask DisposeAsync()
     {
-        var tx = new JsonObject
-        {
-            ["from"] = from,
-            ["to"] = to,
-            ["data"] = data,
-            ["gas"] = "0x" + gas.ToString("x", CultureInfo.InvariantCulture),
-        };
-        if (nonce is { } n)
-        {
-            tx["nonce"] = "0x" + n.ToString("x", CultureInfo.InvariantCulture);
-        }
-
-        return Request("eth_sendTransaction", tx);
+        _rpc.Dispose();
+        return Node.DisposeAsync();
     }
 
-    private static JsonObject Request(string method, params JsonNode?[] parameters) => new()
-    {
-        ["jsonrpc"] = "2.0",
-        ["id"] = Interlocked.Increment(ref _id),
-        ["method"] = method,
-        ["params"] = new JsonArray(parameters),
-    };
+    private static JsonObject Send(string from, string to, string data, long? nonce, long gas) => AnvilBatch.SendTransaction(from, to, data, nonce, gas);
 
-    /// <summary>Sends a batch; throws on the first error answer.</summary>
-    private async Task<JsonArray> CallAsync(IEnumerable<JsonObject> requests, CancellationToken cancellationToken)
-    {
-        var batch = new JsonArray([.. requests]);
-        using var content = new StringContent(batch.ToJsonString(), Encoding.UTF8, "application/json");
-        using var response = await Http.PostAsync(Rpc, content, cancellationToken).ConfigureAwait(false);
-        response.EnsureSuccessStatusCode();
-        var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-        var answers = JsonNode.Parse(body) as JsonArray ?? throw new InvalidOperationException("anvil answered a batch with a single object: " + body[..Math.Min(300, body.Length)]);
-        foreach (var answer in answers)
-        {
-            if (answer?["error"] is { } error)
-            {
-                throw new InvalidOperationException("anvil refused a request: " + error.ToJsonString());
-            }
-        }
+    private static JsonObject Request(string method, params JsonNode?[] parameters) => AnvilBatch.Request(method, parameters);
 
-        return answers;
-    }
+    private Task<JsonArray> CallAsync(IEnumerable<JsonObject> requests, CancellationToken cancellationToken) => _rpc.CallAsync(requests, cancellationToken);
 }

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Numerics;
-using System.Text;
 using System.Text.Json.Nodes;
 using ChainMargin.Contracts.Devnet;
 using ChainMargin.Contracts.Erc20;
@@ -32,8 +31,6 @@ public sealed class SeededChainFixture : IAsyncLifetime
     private const int DepositsPerBlock = 16;
     private const int Depositors = 40;
 
-    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromMinutes(2) };
-    private static long _id;
     private AnvilNode? _node;
     private DeployedProtocol? _protocol;
     private string? _directory;
@@ -120,14 +117,14 @@ public sealed class SeededChainFixture : IAsyncLifetime
     /// </summary>
     private async Task SeedAsync()
     {
-        var rpc = new Uri(Node.RpcUrl);
-        await CallAsync(rpc, [Request("evm_setAutomine", false)]);
+        using var rpc = new AnvilBatch(new Uri(Node.RpcUrl), TimeSpan.FromMinutes(2));
+        await rpc.CallAsync([Request("evm_setAutomine", false)]);
         var tokens = new[] { Protocol.Usdc, Protocol.Wbtc, Protocol.Weth };
         var depositors = Enumerable.Range(0, Depositors).Select(i => "0xdecaf0" + i.ToString("x34", CultureInfo.InvariantCulture)).ToArray();
         var nonces = depositors.ToDictionary(d => d, _ => 0L);
         nonces[Protocol.Deployer] = await NonceAsync(rpc, Protocol.Deployer);
 
-        await CallAsync(rpc, depositors.Select(d => Request("anvil_setBalance", d, "0x3635c9adc5dea00000")));
+        await rpc.CallAsync(depositors.Select(d => Request("anvil_setBalance", d, "0x3635c9adc5dea00000")));
         var setup = new List<JsonObject>();
         for (var i = 0; i < Depositors; i++)
         {
@@ -136,8 +133,8 @@ public sealed class SeededChainFixture : IAsyncLifetime
             setup.Add(Send(nonces, depositors[i], token, new ApproveFunction { Spender = Protocol.Vault, Amount = BigInteger.Pow(10, 30) }.GetCallData().ToHex(true)));
         }
 
-        await CallAsync(rpc, setup);
-        await CallAsync(rpc, [Request("evm_mine")]);
+        await rpc.CallAsync(setup);
+        await rpc.CallAsync([Request("evm_mine")]);
 
         var ethFeed = Protocol.SpotFeed("ETH");
         for (var block = 0; block < SeededBlocks; block++)
@@ -164,13 +161,13 @@ public sealed class SeededChainFixture : IAsyncLifetime
                 batch.Add(Send(nonces, Protocol.Deployer, ethFeed, new SetAnswerFunction { Answer = new BigInteger(3_000_00000000L + (block * 1_000_000L)) }.GetCallData().ToHex(true)));
             }
 
-            await CallAsync(rpc, batch);
-            await CallAsync(rpc, [Request("evm_mine")]);
+            await rpc.CallAsync(batch);
+            await rpc.CallAsync([Request("evm_mine")]);
         }
 
-        var pending = await CallAsync(rpc, [Request("txpool_status")]);
+        var pending = await rpc.CallAsync([Request("txpool_status")]);
         Assert.Equal("0x0", pending[0]?["result"]?["pending"]?.GetValue<string>());
-        await CallAsync(rpc, [Request("evm_setAutomine", true)]);
+        await rpc.CallAsync([Request("evm_setAutomine", true)]);
     }
 
     private async Task<List<string>> ChainLogKeysAsync()
@@ -182,7 +179,8 @@ public sealed class SeededChainFixture : IAsyncLifetime
             ["toBlock"] = "0x" + Head.ToString("x", CultureInfo.InvariantCulture),
             ["address"] = new JsonArray([.. addresses.Select(a => (JsonNode)a.ToLowerInvariant())]),
         };
-        var answer = await CallAsync(new Uri(Node.RpcUrl), [Request("eth_getLogs", filter)]);
+        using var rpc = new AnvilBatch(new Uri(Node.RpcUrl), TimeSpan.FromMinutes(2));
+        var answer = await rpc.CallAsync([Request("eth_getLogs", filter)]);
         var keys = answer[0]!["result"]!.AsArray()
             .Where(log => !SkippedEvents.Contains(log!["topics"]![0]!.GetValue<string>()))
             .Select(log => log!["blockHash"]!.GetValue<string>().ToLowerInvariant() + ":" +
@@ -195,48 +193,18 @@ public sealed class SeededChainFixture : IAsyncLifetime
 
     private async Task<long> BlockNumberAsync()
     {
-        var answer = await CallAsync(new Uri(Node.RpcUrl), [Request("eth_blockNumber")]);
+        using var rpc = new AnvilBatch(new Uri(Node.RpcUrl), TimeSpan.FromMinutes(2));
+        return await rpc.BlockNumberAsync();
+    }
+
+    private static async Task<long> NonceAsync(AnvilBatch rpc, string address)
+    {
+        var answer = await rpc.CallAsync([Request("eth_getTransactionCount", address, "latest")]);
         return long.Parse(answer[0]!["result"]!.GetValue<string>().AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
     }
 
-    private static async Task<long> NonceAsync(Uri rpc, string address)
-    {
-        var answer = await CallAsync(rpc, [Request("eth_getTransactionCount", address, "latest")]);
-        return long.Parse(answer[0]!["result"]!.GetValue<string>().AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-    }
+    private static JsonObject Send(Dictionary<string, long> nonces, string from, string to, string data) =>
+        AnvilBatch.SendTransaction(from, to, data, nonces[from]++, 200_000);
 
-    private static JsonObject Send(Dictionary<string, long> nonces, string from, string to, string data)
-    {
-        var nonce = nonces[from]++;
-        return Request("eth_sendTransaction", new JsonObject
-        {
-            ["from"] = from,
-            ["to"] = to,
-            ["data"] = data,
-            ["gas"] = "0x30d40",
-            ["nonce"] = "0x" + nonce.ToString("x", CultureInfo.InvariantCulture),
-        });
-    }
-
-    private static JsonObject Request(string method, params JsonNode?[] parameters) => new()
-    {
-        ["jsonrpc"] = "2.0",
-        ["id"] = Interlocked.Increment(ref _id),
-        ["method"] = method,
-        ["params"] = new JsonArray(parameters),
-    };
-
-    private static async Task<JsonArray> CallAsync(Uri rpc, IEnumerable<JsonObject> requests)
-    {
-        using var content = new StringContent(new JsonArray([.. requests]).ToJsonString(), Encoding.UTF8, "application/json");
-        using var response = await Http.PostAsync(rpc, content);
-        response.EnsureSuccessStatusCode();
-        var answers = JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsArray();
-        foreach (var answer in answers)
-        {
-            Assert.True(answer?["error"] is null, "anvil refused a seeding request: " + answer?.ToJsonString());
-        }
-
-        return answers;
-    }
+    private static JsonObject Request(string method, params JsonNode?[] parameters) => AnvilBatch.Request(method, parameters);
 }
