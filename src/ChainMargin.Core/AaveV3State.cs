@@ -71,10 +71,48 @@ public sealed record AaveV3StoredState(
     IReadOnlyList<AaveV3BalanceRow> Balances)
 {
     public static AaveV3StoredState Empty(ChainId chain) => new(chain, null, null, [], [], [], []);
+
+    /// <summary>
+    /// This state with newer row versions laid over it (as <see cref="IAaveV3StateStore.LoadChangesAsync"/> returns
+    /// them): a row of <paramref name="changes"/> replaces this state's row of the same key, and the checkpoint is the
+    /// changes'. Rows are ordered as a full load orders them.
+    /// </summary>
+    public AaveV3StoredState Apply(AaveV3StoredState changes)
+    {
+        ArgumentNullException.ThrowIfNull(changes);
+        static List<T> Merge<T, TKey>(IReadOnlyList<T> rows, IReadOnlyList<T> newer, Func<T, TKey> key)
+            where TKey : notnull
+        {
+            var merged = rows.ToDictionary(key);
+            foreach (var row in newer)
+            {
+                merged[key(row)] = row;
+            }
+
+            return [.. merged.Values];
+        }
+
+        return new AaveV3StoredState(
+            Chain,
+            changes.Checkpoint,
+            changes.CheckpointTimestamp,
+            [.. Merge(Reserves, changes.Reserves, r => r.Asset).OrderBy(r => r.ReserveId).ThenBy(r => r.Asset)],
+            [.. Merge(EModes, changes.EModes, e => e.CategoryId).OrderBy(e => e.CategoryId)],
+            [.. Merge(Users, changes.Users, u => u.User).OrderBy(u => u.User)],
+            [.. Merge(Balances, changes.Balances, b => (b.User, b.ReserveId)).OrderBy(b => b.User).ThenBy(b => b.ReserveId)]);
+    }
 }
 
 /// <summary>Reads the persisted Aave V3 state (writes go through <see cref="IChainStore.CommitAsync"/> with the checkpoint).</summary>
 public interface IAaveV3StateStore
 {
     Task<AaveV3StoredState> LoadAsync(ChainId chain, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// In one snapshot like <see cref="LoadAsync"/>: the checkpoint and the rows whose latest version is newer than
+    /// <paramref name="since"/>, a block an earlier load returned as its checkpoint, so that
+    /// <c>earlier.Apply(changes)</c> equals a full load. Null when <paramref name="since"/> is no longer the store's
+    /// block at its height (a rollback went below it) or the store no longer keeps that block: load it all then.
+    /// </summary>
+    Task<AaveV3StoredState?> LoadChangesAsync(ChainId chain, BlockRef since, CancellationToken cancellationToken);
 }

@@ -137,6 +137,10 @@ public sealed class AaveV3LiquidationServiceTests(ITestOutputHelper output) : IA
             Assert.Contains(AaveV3Portfolio.Venue, flagged.Reason, StringComparison.Ordinal);
             Assert.InRange(flagged.Health!.Value, 0.95m, 0.999999m);
 
+            // The venue read the Aave state once in full, then only what each new checkpoint changed.
+            var reads = _app.Services.GetRequiredService<AaveV3VenueService>().Reads;
+            Assert.True(reads.Changes > 0 && reads.Full >= 1, $"venue reads: {reads.Full} full, {reads.Changes} of changes");
+
             // The at-risk list shows the Aave-only account, on the Aave chain.
             using (var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_port}") })
             {

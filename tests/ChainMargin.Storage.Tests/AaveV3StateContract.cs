@@ -64,6 +64,54 @@ public abstract class AaveV3StateContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task LoadChangesAsync_LaidOverTheEarlierLoad_EqualsAFullLoad_AndIsNullOnceARollbackWentBelowIt()
+    {
+        await Store.CommitAsync(Batch(1, 3, []) with { VenueStates = [Change(Reserve(2, 1), User(1, 2, 0b10), Balance(1, 2, 100, 0), User(2, 3, 0b1), Balance(2, 3, 5, 0))] }, None);
+        var earlier = await Store.LoadAsync(Chain, None);
+        Assert.Equal(Block(3), earlier.Checkpoint);
+
+        // Block 5 changes user 1, a reserve and an e-mode, and adds user 3; user 2 is untouched.
+        await Store.CommitAsync(Batch(4, 6, []) with { VenueStates = [Change(Reserve(5, 2), User(1, 5, 0b11), Balance(1, 5, 100, 40), EMode(5, 1), User(3, 6, 0b10), Balance(3, 6, 9, 0))] }, None);
+
+        var changes = await Store.LoadChangesAsync(Chain, earlier.Checkpoint!.Value, None);
+        Assert.NotNull(changes);
+        Assert.Equal(Block(6), changes.Checkpoint);
+        Assert.Equal(Indexed(6).Timestamp, changes.CheckpointTimestamp);
+        Assert.Equal([Address(1), Address(3)], changes.Users.Select(u => u.User).Order());
+        Assert.Equal([Address(1), Address(3)], changes.Balances.Select(b => b.User).Order());
+        Assert.Equal(Reserve(5, 2), Assert.Single(changes.Reserves));
+        Assert.Equal(EMode(5, 1), Assert.Single(changes.EModes));
+        AssertSameState(await Store.LoadAsync(Chain, None), earlier.Apply(changes));
+
+        // Nothing newer: no rows, the same checkpoint.
+        var none = await Store.LoadChangesAsync(Chain, Block(6), None);
+        Assert.Equal(Block(6), none!.Checkpoint);
+        Assert.Empty(none.Users);
+        Assert.Empty(none.Reserves);
+
+        // A rollback below the earlier checkpoint, and another fork over its number: the earlier load is stale.
+        await Store.RollbackToAsync(Block(2), None);
+        Assert.Null(await Store.LoadChangesAsync(Chain, Block(3), None));
+        await Store.CommitAsync(Batch(3, 4, [], fork: "b") with { VenueStates = [Change(User(1, 4, 0b1, "b"))] }, None);
+        Assert.Null(await Store.LoadChangesAsync(Chain, Block(3), None));
+
+        // A block the store holds with the same hash is a good base again.
+        var fresh = await Store.LoadAsync(Chain, None);
+        await Store.CommitAsync(Batch(5, 5, [], fork: "b") with { VenueStates = [Change(User(2, 5, 0b11, "b"))] }, None);
+        AssertSameState(await Store.LoadAsync(Chain, None), fresh.Apply((await Store.LoadChangesAsync(Chain, fresh.Checkpoint!.Value, None))!));
+    }
+
+    private static void AssertSameState(AaveV3StoredState expected, AaveV3StoredState actual)
+    {
+        Assert.Equal(expected.Checkpoint, actual.Checkpoint);
+        Assert.Equal(expected.CheckpointTimestamp, actual.CheckpointTimestamp);
+        Assert.Equal(expected.Reserves, actual.Reserves);
+        Assert.Equal(expected.EModes, actual.EModes);
+        Assert.Equal(expected.Users, actual.Users);
+        Assert.Equal(expected.Balances, actual.Balances);
+    }
+
+    [Fact]
     public async Task RollbackToAsync_RemovesVersionsAboveTheAncestor_AndTheEarlierVersionsComeBack()
     {
         await Store.CommitAsync(Batch(1, 3, []) with { VenueStates = [Change(Reserve(2, 1), User(1, 2, 0b10), Balance(1, 2, 100, 0))] }, None);

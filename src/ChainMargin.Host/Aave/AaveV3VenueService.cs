@@ -30,7 +30,12 @@ public sealed partial class AaveV3VenueService : BackgroundService
     private readonly SemaphoreSlim _refresh = new(1, 1);
     private readonly Dictionary<ulong, JsonRpcClient> _rpcs = [];
     private readonly Dictionary<EvmAddress, AssetId?> _symbols = [];
+
+    /// <summary>Per chain, the state as last read: the next read asks the store only for what changed since.</summary>
+    private readonly Dictionary<ulong, AaveV3StoredState> _loaded = [];
     private FrozenDictionary<ulong, AaveV3ChainView> _views = FrozenDictionary<ulong, AaveV3ChainView>.Empty;
+    private long _fullReads;
+    private long _changeReads;
 
     public AaveV3VenueService(
         IReadOnlyList<ChainOptions> chains, RiskConfig risk, MarginService margin, IChainStore store, TimeProvider time, ILogger<AaveV3VenueService> log)
@@ -93,7 +98,11 @@ public sealed partial class AaveV3VenueService : BackgroundService
             : portfolio with { Collateral = collateral!, Debts = debts!, VenueHealth = health, Blocks = blocks };
     }
 
-    /// <summary>Reloads every Aave chain whose checkpoint moved since its last load (one read snapshot per chain).</summary>
+    /// <summary>
+    /// Refreshes every Aave chain whose checkpoint moved since its last read (one read snapshot per chain): only the rows
+    /// changed since that read come from the store, laid over it, unless a rollback went below it (then all of it).
+    /// Every account's figures are computed again either way: interest and prices move them all.
+    /// </summary>
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
         await _refresh.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -108,7 +117,7 @@ public sealed partial class AaveV3VenueService : BackgroundService
                     continue;
                 }
 
-                var state = await _aave.LoadAsync(chain, cancellationToken).ConfigureAwait(false);
+                var state = await LoadAsync(chain, cancellationToken).ConfigureAwait(false);
                 if (state.Checkpoint is not { } at || state.CheckpointTimestamp is null || state.Reserves.Count == 0)
                 {
                     continue;
@@ -127,6 +136,9 @@ public sealed partial class AaveV3VenueService : BackgroundService
             _refresh.Release();
         }
     }
+
+    /// <summary>How many reads of a chain's Aave state took all of it, and how many only what changed (for tests and metrics).</summary>
+    public (long Full, long Changes) Reads => (Interlocked.Read(ref _fullReads), Interlocked.Read(ref _changeReads));
 
     public override void Dispose()
     {
@@ -169,6 +181,19 @@ public sealed partial class AaveV3VenueService : BackgroundService
                 }
             }
         }
+    }
+
+    private async Task<AaveV3StoredState> LoadAsync(ChainId chain, CancellationToken cancellationToken)
+    {
+        if (_loaded.TryGetValue(chain.Value, out var previous) && previous.Checkpoint is { } since &&
+            await _aave.LoadChangesAsync(chain, since, cancellationToken).ConfigureAwait(false) is { } changes)
+        {
+            Interlocked.Increment(ref _changeReads);
+            return _loaded[chain.Value] = previous.Apply(changes);
+        }
+
+        Interlocked.Increment(ref _fullReads);
+        return _loaded[chain.Value] = await _aave.LoadAsync(chain, cancellationToken).ConfigureAwait(false);
     }
 
     private JsonRpcClient Rpc(ChainOptions options)

@@ -127,10 +127,28 @@ internal static class AaveV3StateSql
     }
 
     /// <summary>The latest version of every row of the chain and the checkpoint, read inside <paramref name="transaction"/> (one snapshot).</summary>
-    public static async Task<AaveV3StoredState> LoadAsync(
-        DbConnection connection, DbTransaction transaction, ChainId chain, Dialect dialect, CancellationToken cancellationToken)
+    /// <summary>
+    /// The latest version of every row, or with <paramref name="since"/> only of the rows whose latest version is newer
+    /// than it (null when <paramref name="since"/> is not the stored block at its height any more).
+    /// </summary>
+    public static async Task<AaveV3StoredState?> LoadAsync(
+        DbConnection connection, DbTransaction transaction, ChainId chain, Dialect dialect, BlockRef? since, CancellationToken cancellationToken)
     {
         var column = Columns.ToColumn(chain);
+        if (since is { } from)
+        {
+            // The same hash at the same height means no rollback went below it: every row version at or below it is
+            // still there, and nothing at or below it can have changed since.
+            var stored = await QueryAsync(
+                connection, transaction, column, $"select hash from blocks where chain_id = @chain and number = {from.Number.ToString(CultureInfo.InvariantCulture)}",
+                r => r.GetString(0), cancellationToken).ConfigureAwait(false);
+            if (stored.Count != 1 || !string.Equals(stored[0], from.Hash, StringComparison.OrdinalIgnoreCase))
+            {
+                return null;
+            }
+        }
+
+        var after = since is { } s ? s.Number.ToString(CultureInfo.InvariantCulture) : null;
         var head = await QueryAsync(
             connection, transaction, column,
             """
@@ -142,7 +160,7 @@ internal static class AaveV3StateSql
             cancellationToken).ConfigureAwait(false);
         var reserves = await QueryAsync(
             connection, transaction, column,
-            Latest(Reserves, ["asset"], "reserve_id, a_token, stable_debt_token, variable_debt_token, dropped, configuration, liquidity_index, liquidity_rate, variable_borrow_index, variable_borrow_rate, last_update_timestamp, price, price_reason"),
+            Latest(Reserves, ["asset"], "reserve_id, a_token, stable_debt_token, variable_debt_token, dropped, configuration, liquidity_index, liquidity_rate, variable_borrow_index, variable_borrow_rate, last_update_timestamp, price, price_reason", after),
             r => new AaveV3ReserveRow(
                 EvmAddress.Parse(r.GetString(0)), r.GetInt32(3), EvmAddress.Parse(r.GetString(4)), EvmAddress.Parse(r.GetString(5)), EvmAddress.Parse(r.GetString(6)),
                 dialect.ReadBool(r, 7), dialect.ReadBig(r, 8), dialect.ReadBig(r, 9), dialect.ReadBig(r, 10), dialect.ReadBig(r, 11), dialect.ReadBig(r, 12),
@@ -151,19 +169,19 @@ internal static class AaveV3StateSql
             cancellationToken).ConfigureAwait(false);
         var eModes = await QueryAsync(
             connection, transaction, column,
-            Latest(EModes, ["category_id"], "ltv, liquidation_threshold, liquidation_bonus, price_source, price, price_reason"),
+            Latest(EModes, ["category_id"], "ltv, liquidation_threshold, liquidation_bonus, price_source, price, price_reason", after),
             r => new AaveV3EModeRow(
                 r.GetInt32(0), r.GetInt32(3), r.GetInt32(4), r.GetInt32(5), EvmAddress.Parse(r.GetString(6)),
                 r.IsDBNull(7) ? null : dialect.ReadBig(r, 7), r.IsDBNull(8) ? null : r.GetString(8), new BlockRef(chain, r.GetInt64(1), r.GetString(2))),
             cancellationToken).ConfigureAwait(false);
         var users = await QueryAsync(
             connection, transaction, column,
-            Latest(Users, ["account"], "configuration, emode"),
+            Latest(Users, ["account"], "configuration, emode", after),
             r => new AaveV3UserRow(EvmAddress.Parse(r.GetString(0)), dialect.ReadBig(r, 3), r.GetInt32(4), new BlockRef(chain, r.GetInt64(1), r.GetString(2))),
             cancellationToken).ConfigureAwait(false);
         var balances = await QueryAsync(
             connection, transaction, column,
-            Latest(Balances, ["account", "reserve_id"], "reserve_id, scaled_a_balance, scaled_variable_debt, stable_principal, stable_rate, stable_timestamp"),
+            Latest(Balances, ["account", "reserve_id"], "reserve_id, scaled_a_balance, scaled_variable_debt, stable_principal, stable_rate, stable_timestamp", after),
             r => new AaveV3BalanceRow(
                 EvmAddress.Parse(r.GetString(0)), r.GetInt32(3), dialect.ReadBig(r, 4), dialect.ReadBig(r, 5), dialect.ReadBig(r, 6), dialect.ReadBig(r, 7),
                 r.GetInt64(8), new BlockRef(chain, r.GetInt64(1), r.GetString(2))),
@@ -181,7 +199,7 @@ internal static class AaveV3StateSql
     /// The latest version per key. The key's first column is selected first, then block_number and block_hash, then
     /// <paramref name="columns"/>; a portable correlated max (both dialects), served by the primary key index.
     /// </summary>
-    private static string Latest<T>(Table<T> table, string[] keys, string columns)
+    private static string Latest<T>(Table<T> table, string[] keys, string columns, string? after)
     {
         var match = string.Join(" and ", keys.Select(k => $"b.{k} = a.{k}"));
         var selected = string.Join(", ", columns.Split(',', StringSplitOptions.TrimEntries).Select(c => "a." + c));
@@ -189,6 +207,7 @@ internal static class AaveV3StateSql
             select a.{keys[0]}, a.block_number, a.block_hash, {selected} from {table.Name} a
             where a.chain_id = @chain
               and a.block_number = (select max(b.block_number) from {table.Name} b where b.chain_id = a.chain_id and {match})
+            {(after is null ? "" : "and a.block_number > " + after)}
             """;
     }
 

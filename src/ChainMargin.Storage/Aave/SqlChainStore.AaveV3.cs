@@ -13,7 +13,13 @@ public abstract partial class SqlChainStore : IAaveV3StateStore
     /// The latest Aave V3 state of the chain with the checkpoint it is at, in one read snapshot (a commit landing
     /// meanwhile is either wholly in it or wholly out of it).
     /// </summary>
-    public async Task<AaveV3StoredState> LoadAsync(ChainId chain, CancellationToken cancellationToken)
+    public async Task<AaveV3StoredState> LoadAsync(ChainId chain, CancellationToken cancellationToken) =>
+        (await LoadInSnapshotAsync(chain, since: null, cancellationToken).ConfigureAwait(false))!;
+
+    public Task<AaveV3StoredState?> LoadChangesAsync(ChainId chain, BlockRef since, CancellationToken cancellationToken) =>
+        LoadInSnapshotAsync(chain, since, cancellationToken);
+
+    private async Task<AaveV3StoredState?> LoadInSnapshotAsync(ChainId chain, BlockRef? since, CancellationToken cancellationToken)
     {
         var connection = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
@@ -25,7 +31,7 @@ public abstract partial class SqlChainStore : IAaveV3StateStore
             await using (transaction.ConfigureAwait(false))
             {
                 var dialect = connection is SqliteConnection ? AaveV3StateSql.Sqlite : AaveV3StateSql.Postgres;
-                var state = await AaveV3StateSql.LoadAsync(connection, transaction, chain, dialect, cancellationToken).ConfigureAwait(false);
+                var state = await AaveV3StateSql.LoadAsync(connection, transaction, chain, dialect, since, cancellationToken).ConfigureAwait(false);
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                 return state;
             }
