@@ -19,7 +19,9 @@ namespace ChainMargin.Bench;
 /// --warmup N runs N end-to-end runs (each with its raw passes) first and leaves them out of the summary: the runtime
 /// compiles and re-compiles hot methods (tiered compilation, dynamic PGO) over the first several runs of a process,
 /// CPU a long backfill spends once and a 150,000-event run would otherwise count against every event.
-/// Usage: indexing [--events N] [--per-block N] [--accounts N] [--range N] [--parallelism N] [--commit-blocks N] [--prefetch N] [--runs N] [--warmup N]
+/// --timeline prints, per 50 ms of each end-to-end run, how busy the machine was, the requests on the wire and whether a
+/// commit ran.
+/// Usage: indexing [--events N] [--per-block N] [--accounts N] [--range N] [--parallelism N] [--commit-blocks N] [--prefetch N] [--runs N] [--warmup N] [--timeline]
 /// </summary>
 internal static class IndexingBench
 {
@@ -35,6 +37,7 @@ internal static class IndexingBench
         var commitBlocks = Option(args, "--commit-blocks", 100);
         var runs = Option(args, "--runs", 1);
         var warmup = Option(args, "--warmup", 0);
+        var timeline = args.Contains("--timeline");
         var prefetch = Option(args, "--prefetch", new ChainOptions().PrefetchSpans);
         using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(20));
         var ct = cancel.Token;
@@ -56,7 +59,7 @@ internal static class IndexingBench
         {
             var before = await RawAsync(chain, addresses, range, parallelism, keep: bodies is null, ct).ConfigureAwait(false);
             bodies ??= before.Bodies;
-            var e2e = await EndToEndAsync(chain, options, ct).ConfigureAwait(false);
+            var e2e = await EndToEndAsync(chain, options, timeline, ct).ConfigureAwait(false);
             var after = await RawAsync(chain, addresses, range, parallelism, keep: false, ct).ConfigureAwait(false);
             var rawRate = Math.Max(before.Rate, after.Rate);
             var rawPerCpu = Math.Max(before.PerCpuSecond, after.PerCpuSecond);
@@ -127,7 +130,7 @@ internal static class IndexingBench
     }
 
     /// <summary>The real watcher into a fresh database, stepped until caught up; returns events per second.</summary>
-    private static async Task<(double Rate, double PerCpuSecond)> EndToEndAsync(SeededChain chain, ChainOptions options, CancellationToken ct)
+    private static async Task<(double Rate, double PerCpuSecond)> EndToEndAsync(SeededChain chain, ChainOptions options, bool printTimeline, CancellationToken ct)
     {
         await using var database = await BenchDatabase.CreateAsync().ConfigureAwait(false);
         await using var storage = StoreFactory.Create(new StorageOptions { Provider = StorageOptions.Postgres, ConnectionString = database.ConnectionString });
@@ -155,7 +158,7 @@ internal static class IndexingBench
         var jitMethods = System.Runtime.JitInfo.GetCompiledMethodCount();
         var tiering = ProcessCpu.OfThreads(Environment.ProcessId, TieringThread);
         var machine = ProcessCpu.MachineBusy();
-        using var timeline = Environment.GetCommandLineArgs().Contains("--timeline") ? new Timeline() : null;
+        using var timeline = printTimeline ? new Timeline() : null;
         var started = Stopwatch.GetTimestamp();
         while (!await watcher.StepAsync(ct).ConfigureAwait(false))
         {

@@ -404,7 +404,6 @@ internal sealed class BenchDatabase : IAsyncDisposable
     }
 }
 
-/// <summary>CPU time of a process (ours or anvil) from /proc, in clock ticks of 10 ms.</summary>
 /// <summary>
 /// Samples the machine's busy cores every few milliseconds while an end-to-end run goes on, and prints, per time slice,
 /// how busy the machine was beside how many requests were on the wire and whether a commit ran (--timeline).
@@ -428,14 +427,12 @@ internal sealed class Timeline : IDisposable
         _thread.Start();
     }
 
-    public void Dispose()
-    {
-        _stop = true;
-        _thread.Join();
-    }
+    public void Dispose() => Stop();
 
+    /// <summary>Stops the sampling (so its samples are no longer written to) and prints the slices of [from, to].</summary>
     public void Print(long from, long to, List<(long Start, long End)> requests, List<(long Start, long End)> commits, int sliceMs = 50)
     {
+        Stop();
         var slice = Stopwatch.Frequency * sliceMs / 1000;
         var line = new System.Text.StringBuilder("    timeline (per " + sliceMs + " ms: machine busy %, requests on the wire, commit running %):");
         for (var at = from; at < to; at += slice)
@@ -450,8 +447,15 @@ internal sealed class Timeline : IDisposable
 
         Console.WriteLine(line.ToString());
     }
+
+    private void Stop()
+    {
+        _stop = true;
+        _thread.Join();
+    }
 }
 
+/// <summary>CPU time of a process (ours or anvil) and of the machine from /proc, in clock ticks of 10 ms.</summary>
 internal static class ProcessCpu
 {
     /// <summary>CPU time all cores of the machine have been busy so far (every state of /proc/stat but idle and iowait).</summary>

@@ -301,7 +301,7 @@ public sealed class ChainWatcher
         // (anvil rebuilds that block's state; on the indexing bench it was a third of anvil's CPU), and the spans
         // inside the window, the last of a backfill among them, read at every commit. Which feeds have such a read
         // depends on the store alone, so a restart reads where an uninterrupted run would have.
-        var feedStates = _feedStates is null || (to < head - _options.FinalityDepth && _feedsRead.IsSupersetOf(_feedStates.Feeds))
+        var feedStates = _feedStates is null || (BelowFinalityWindow(to, head) && _feedsRead.IsSupersetOf(_feedStates.Feeds))
             ? null
             : await _feedStates.ReadAsync(last.Block, cancellationToken).ConfigureAwait(false);
         var batch = new ChainBatch(Chain, headers.Select(h => h!).ToArray(), facts, last.Block, feedStates) { VenueStates = venueStates };
@@ -437,7 +437,7 @@ public sealed class ChainWatcher
         while (_prefetch.Count < _options.PrefetchSpans && last < target)
         {
             var nextTo = Math.Min(target, last + span);
-            if (nextTo >= head - _options.FinalityDepth)
+            if (!BelowFinalityWindow(nextTo, head))
             {
                 break;
             }
@@ -448,6 +448,9 @@ public sealed class ChainWatcher
             last = nextTo;
         }
     }
+
+    /// <summary>A block below the finality window (head - FinalityDepth): no reorg the watcher follows can reach it.</summary>
+    private bool BelowFinalityWindow(long block, long head) => block < head - _options.FinalityDepth;
 
     private async Task<List<RawLog>> FetchAfterAsync(Task? previous, long from, long to, CancellationToken cancellationToken)
     {

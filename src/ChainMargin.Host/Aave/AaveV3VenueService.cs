@@ -137,7 +137,7 @@ public sealed partial class AaveV3VenueService : BackgroundService
         }
     }
 
-    /// <summary>How many reads of a chain's Aave state took all of it, and how many only what changed (for tests and metrics).</summary>
+    /// <summary>How many reads of a chain's Aave state took all of it, and how many only what changed (the tests read it).</summary>
     public (long Full, long Changes) Reads => (Interlocked.Read(ref _fullReads), Interlocked.Read(ref _changeReads));
 
     public override void Dispose()

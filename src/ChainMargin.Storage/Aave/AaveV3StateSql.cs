@@ -126,10 +126,10 @@ internal static class AaveV3StateSql
         }
     }
 
-    /// <summary>The latest version of every row of the chain and the checkpoint, read inside <paramref name="transaction"/> (one snapshot).</summary>
     /// <summary>
-    /// The latest version of every row, or with <paramref name="since"/> only of the rows whose latest version is newer
-    /// than it (null when <paramref name="since"/> is not the stored block at its height any more).
+    /// The checkpoint and the latest version of every row of the chain, read inside <paramref name="transaction"/> (one
+    /// snapshot); with <paramref name="since"/> only the rows whose latest version is newer than it (null when
+    /// <paramref name="since"/> is not the stored block at its height any more).
     /// </summary>
     public static async Task<AaveV3StoredState?> LoadAsync(
         DbConnection connection, DbTransaction transaction, ChainId chain, Dialect dialect, BlockRef? since, CancellationToken cancellationToken)

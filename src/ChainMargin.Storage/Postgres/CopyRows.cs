@@ -105,14 +105,11 @@ internal sealed class CopyRows : IDisposable
     public void HexBytes(string value)
     {
         ArgumentNullException.ThrowIfNull(value);
-        if (value.Length < 2 || value[0] != '0' || (value[1] | 0x20) != 'x' || value.Length % 2 != 0)
-        {
-            throw new FormatException($"'{value}' is not 0x-prefixed hex of whole bytes");
-        }
-
-        var bytes = (value.Length - 2) / 2;
+        var prefixed = value.Length >= 2 && value[0] == '0' && (value[1] | 0x20) == 'x' && value.Length % 2 == 0;
+        var bytes = prefixed ? (value.Length - 2) / 2 : 0;
         Ensure(4 + bytes);
-        if (System.Convert.FromHexString(value.AsSpan(2), _buffer.AsSpan(_length + 4, bytes), out _, out var written) != OperationStatus.Done)
+        var written = 0;
+        if (!prefixed || System.Convert.FromHexString(value.AsSpan(2), _buffer.AsSpan(_length + 4, bytes), out _, out written) != OperationStatus.Done)
         {
             throw new FormatException($"'{value}' is not 0x-prefixed hex of whole bytes");
         }

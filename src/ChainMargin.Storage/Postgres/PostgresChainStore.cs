@@ -503,17 +503,17 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
         return rows;
     }
 
-    /// <summary>Collateral facts hold their block hash and addresses as bytea (migration 0010).</summary>
     private static Task CopyAsync(
         NpgsqlConnection connection, string table, string columns, List<CollateralRow> rows, Action<CopyRows, CollateralRow> write, long chain,
         CancellationToken cancellationToken) =>
-        rows.Count == 0 ? Task.CompletedTask : CopyAsync(connection, table, columns, rows, r => r.Fact, write, chain, cancellationToken, bytes: true);
+        rows.Count == 0 ? Task.CompletedTask : CopyAsync(connection, table, columns, rows, r => r.Fact, write, chain, cancellationToken);
 
     private static async Task CopyAsync<TRow>(
         NpgsqlConnection connection, string target, string columns, List<TRow> rows, Func<TRow, ChainFact> fact, Action<CopyRows, TRow> write, long chain,
-        CancellationToken cancellationToken, bool bytes = false)
+        CancellationToken cancellationToken)
     {
         const int SendAt = 1 << 20;
+        var bytes = PostgresSql.HoldsBytes(target);
         using var encoded = new CopyRows(columns.Count(c => c == ',') + 1, rows.Count);
         var stream = await connection.BeginRawBinaryCopyAsync(PostgresSql.Copy(target, columns), cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
@@ -537,21 +537,10 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
                 var f = fact(row);
                 encoded.StartRow();
                 encoded.Int64(chain);
-                if (bytes)
-                {
-                    encoded.HexBytes(f.Block.Hash);
-                    encoded.Int32(f.LogIndex);
-                    encoded.Int64(f.Block.Number);
-                    encoded.HexBytes(f.Contract.Value);
-                }
-                else
-                {
-                    encoded.Text(f.Block.Hash);
-                    encoded.Int32(f.LogIndex);
-                    encoded.Int64(f.Block.Number);
-                    encoded.Text(f.Contract.Value);
-                }
-
+                Hex(f.Block.Hash);
+                encoded.Int32(f.LogIndex);
+                encoded.Int64(f.Block.Number);
+                Hex(f.Contract.Value);
                 write(encoded, row);
                 if (encoded.Pending >= SendAt)
                 {
@@ -562,6 +551,18 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
 
             encoded.Finish();
             await stream.WriteAsync(encoded.Encoded, cancellationToken).ConfigureAwait(false);
+        }
+
+        void Hex(string value)
+        {
+            if (bytes)
+            {
+                encoded.HexBytes(value);
+            }
+            else
+            {
+                encoded.Text(value);
+            }
         }
     }
 

@@ -59,7 +59,13 @@ internal static class PostgresSql
     public static string StoredFacts(IEnumerable<string> tables) =>
         string.Join(
             "\nunion all\n",
-            tables.Select(t => $"select block_number, log_index, {(t == "collateral_changes" ? "'0x' || encode(block_hash, 'hex')" : "block_hash")} from {t} where chain_id = @chain and block_number = any(@numbers)"));
+            tables.Select(t => $"select block_number, log_index, {(HoldsBytes(t) ? "'0x' || encode(block_hash, 'hex')" : "block_hash")} from {t} where chain_id = @chain and block_number = any(@numbers)"));
+
+    /// <summary>
+    /// Whether a fact table holds its block hash and addresses as bytea (collateral facts, migration 0010); the other
+    /// fact tables hold them as 0x-hex text.
+    /// </summary>
+    public static bool HoldsBytes(string table) => table == "collateral_changes";
 
     /// <summary>The stored last touch (block) of each given collateral key.</summary>
     public const string CollateralLastTouches =

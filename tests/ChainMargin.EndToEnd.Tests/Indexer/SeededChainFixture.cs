@@ -17,7 +17,7 @@ namespace ChainMargin.EndToEnd.Tests.Indexer;
 /// (deposits of three tokens by many accounts, withdrawals, price rounds), and the result of a clean, uninterrupted
 /// `chainmargin backfill` of it into PostgreSQL: the reference every crashed or taken-over run must equal.
 /// </summary>
-public sealed class SeededChainFixture : IAsyncLifetime
+public sealed class SeededChainFixture : IAsyncLifetime, IDisposable
 {
     public const ulong ChainId = 64_071;
 
@@ -32,6 +32,7 @@ public sealed class SeededChainFixture : IAsyncLifetime
     private const int Depositors = 40;
 
     private AnvilNode? _node;
+    private AnvilBatch? _rpc;
     private DeployedProtocol? _protocol;
     private string? _directory;
 
@@ -64,6 +65,7 @@ public sealed class SeededChainFixture : IAsyncLifetime
     {
         _directory = Directory.CreateTempSubdirectory("cm-crash-").FullName;
         _node = await AnvilNode.StartAsync(ChainId, extraArgs: "--auto-impersonate");
+        _rpc = new AnvilBatch(new Uri(_node.RpcUrl), TimeSpan.FromMinutes(2));
         _protocol = await ReferenceProtocolDeployer.DeployAsync(Node.RpcUrl, AnvilNode.DeployerKey, ChainId);
         await SeedAsync();
         Head = await BlockNumberAsync();
@@ -86,6 +88,8 @@ public sealed class SeededChainFixture : IAsyncLifetime
         Assert.True(await index.ScalarAsync<long>("select count(distinct block_number) from feed_states where chain_id = @chain and answer is not null", ChainId) >= 2);
         Assert.True(await index.ScalarAsync<long>($"select count(*) from feed_states where chain_id = @chain and answer is not null and block_number = {Head}", ChainId) > 0);
     }
+
+    public void Dispose() => _rpc?.Dispose();
 
     public async Task DisposeAsync()
     {
@@ -117,7 +121,7 @@ public sealed class SeededChainFixture : IAsyncLifetime
     /// </summary>
     private async Task SeedAsync()
     {
-        using var rpc = new AnvilBatch(new Uri(Node.RpcUrl), TimeSpan.FromMinutes(2));
+        var rpc = _rpc!;
         await rpc.CallAsync([Request("evm_setAutomine", false)]);
         var tokens = new[] { Protocol.Usdc, Protocol.Wbtc, Protocol.Weth };
         var depositors = Enumerable.Range(0, Depositors).Select(i => "0xdecaf0" + i.ToString("x34", CultureInfo.InvariantCulture)).ToArray();
@@ -179,7 +183,7 @@ public sealed class SeededChainFixture : IAsyncLifetime
             ["toBlock"] = "0x" + Head.ToString("x", CultureInfo.InvariantCulture),
             ["address"] = new JsonArray([.. addresses.Select(a => (JsonNode)a.ToLowerInvariant())]),
         };
-        using var rpc = new AnvilBatch(new Uri(Node.RpcUrl), TimeSpan.FromMinutes(2));
+        var rpc = _rpc!;
         var answer = await rpc.CallAsync([Request("eth_getLogs", filter)]);
         var keys = answer[0]!["result"]!.AsArray()
             .Where(log => !SkippedEvents.Contains(log!["topics"]![0]!.GetValue<string>()))
@@ -191,11 +195,7 @@ public sealed class SeededChainFixture : IAsyncLifetime
         return keys;
     }
 
-    private async Task<long> BlockNumberAsync()
-    {
-        using var rpc = new AnvilBatch(new Uri(Node.RpcUrl), TimeSpan.FromMinutes(2));
-        return await rpc.BlockNumberAsync();
-    }
+    private Task<long> BlockNumberAsync() => _rpc!.BlockNumberAsync();
 
     private static async Task<long> NonceAsync(AnvilBatch rpc, string address)
     {
