@@ -1,8 +1,6 @@
 using ChainMargin.Host.Api;
-using ChainMargin.Host.Jobs;
 using Hangfire;
 using Hangfire.Dashboard;
-using Microsoft.Extensions.Options;
 
 namespace ChainMargin.Host.Composition;
 
@@ -46,15 +44,6 @@ public static class AppFactory
         app.MapChainMarginApi();
         app.MapWebhookApi();
         app.UseHangfireDashboard("/hangfire", new DashboardOptions { Authorization = [new DashboardAuthorization()] });
-
-        var schedule = app.Services.GetRequiredService<IOptions<MarginScheduleOptions>>().Value;
-        var jobs = app.Services.GetRequiredService<IRecurringJobManager>();
-        jobs.RemoveIfExists(MarginSweepJob.RecurringPrefix);
-        for (var shard = 0; shard < schedule.SweepShards; shard++)
-        {
-            var (s, n) = (shard, schedule.SweepShards);
-            jobs.AddOrUpdate<MarginSweepJob>(MarginSweepJob.RecurringId(s), job => job.RunAsync(s, n, CancellationToken.None), schedule.SweepCron);
-        }
         return app;
     }
 }

@@ -65,6 +65,7 @@ public static class ChainMarginServices
         services.AddSingleton<IFeedDecimalsSource>(sp => new ChainMargin.Liquidation.Oracles.StoredFeedDecimals(sp.GetRequiredService<IChainStore>()));
         services.AddChainMarginAccounts(configuration);
         services.AddHostedService<WatcherHostedService>();
+        services.AddHostedService<MarginSweepSchedule>();
         Aave.AaveV3VenueServices.AddAaveV3Venues(services, chains);
         services.AddChainMarginKeeper(configuration);
         Webhooks.WebhookServices.AddChainMarginWebhooks(services, configuration);
