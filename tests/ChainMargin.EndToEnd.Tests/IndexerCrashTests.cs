@@ -124,8 +124,8 @@ public sealed class IndexerCrashTests(SeededChainFixture chain) : IAsyncLifetime
             await IndexDatabase.UntilAsync(
                 async () => (pid = await WaitingCheckpointWriterAsync()) != 0, "the commit to wait on the checkpoint row", () => process.Output);
 
-            // The waiting transaction has written facts (a COPY into collateral_changes holds its table lock).
-            Assert.True(await HoldsWriteLockAsync(pid, "collateral_changes"), "the blocked commit has not written facts yet");
+            // The waiting transaction has written facts (a COPY into collateral_change_blocks holds its table lock).
+            Assert.True(await HoldsWriteLockAsync(pid, "collateral_change_blocks"), "the blocked commit has not written facts yet");
             process.KillHard();
             await transaction.RollbackAsync();
             await IndexDatabase.UntilAsync(async () => !await BackendAliveAsync(pid), "the killed process's session to end", () => process.Output);

@@ -94,8 +94,9 @@ public sealed class PostgresChainStoreTests(PostgresDatabaseFixture fixture) : C
         Assert.Contains(written, p => p is null);
         Assert.Contains(written, p => p is not null);
 
-        // The database as version 0007 left it: no previous touches, the per-key index back.
+        // The database as version 0007 left it: facts as rows, no previous touches, the per-key index back.
         await ExecuteAsync(
+            AsBefore0011 +
             """
             alter table collateral_changes drop column prev_block_number;
             create index collateral_changes_by_key on collateral_changes (chain_id, contract, account, token);
@@ -114,16 +115,15 @@ public sealed class PostgresChainStoreTests(PostgresDatabaseFixture fixture) : C
         var facts = Mixed(1, 30, "a", seed: 10);
         await CommitInSpansAsync(facts, last: 30, span: 6);
 
-        const string AsText =
-            "select block_number, log_index, '0x' || encode(block_hash, 'hex'), '0x' || encode(contract, 'hex'), '0x' || encode(account, 'hex'), " +
-            "'0x' || encode(token, 'hex'), delta::text, kind, coalesce(prev_block_number, -1) from collateral_changes order by block_number, log_index";
+        const string AsText = CollateralRows;
         var written = await RowsAsync(AsText);
         Assert.Equal(
             facts.OfType<CollateralChanged>().Select(f => f.Block.Hash).Order(StringComparer.Ordinal),
             written.Select(r => r[2]).Order(StringComparer.Ordinal));
 
-        // The database as version 0009 left it: hashes and addresses as 0x-hex text.
+        // The database as version 0009 left it: facts as rows, hashes and addresses as 0x-hex text.
         await ExecuteAsync(
+            AsBefore0011 +
             """
             alter table collateral_changes
                 alter column block_hash type text using '0x' || encode(block_hash, 'hex'),
@@ -141,12 +141,92 @@ public sealed class PostgresChainStoreTests(PostgresDatabaseFixture fixture) : C
         Snapshot.AssertEqual(Snapshot.Expected([.. facts.Where(f => f.Block.Number <= 13)]), await Snapshot.ReadAsync(Store, Chain));
     }
 
-    /// <summary>Commits facts of blocks 1..last in spans of <paramref name="span"/> blocks, as a watcher would.</summary>
-    private async Task CommitInSpansAsync(IReadOnlyList<ChainFact> facts, long last, int span)
+    [Fact]
+    public async Task MigrateAsync_CollateralFactsStoredAsRowsBefore0011_BecomeOneRowPerBlock_AndRollBackExactly()
     {
-        foreach (var chunk in facts.GroupBy(f => (f.Block.Number - 1) / span))
+        var facts = Mixed(1, 30, "a", seed: 11);
+        await CommitInSpansAsync(facts, last: 30, span: 6);
+        var written = await RowsAsync(CollateralRows);
+        var blocks = facts.OfType<CollateralChanged>().Select(f => f.Block.Number).Distinct().Count();
+        Assert.Equal(blocks, await CountRowsAsync("collateral_change_blocks"));
+        Assert.True(written.Count > blocks, "some block holds several collateral facts");
+
+        await ExecuteAsync(AsBefore0011);
+        Assert.Equal("BASE TABLE", await ScalarAsync("select table_type from information_schema.tables where table_name = 'collateral_changes' and table_schema = current_schema()"));
+        Assert.Equal(written, await RowsAsync(CollateralRows));
+        await Store.MigrateAsync(CancellationToken.None);
+
+        Assert.Equal("VIEW", await ScalarAsync("select table_type from information_schema.tables where table_name = 'collateral_changes' and table_schema = current_schema()"));
+        Assert.Equal(blocks, await CountRowsAsync("collateral_change_blocks"));
+        Assert.Equal(written, await RowsAsync(CollateralRows));
+        await Store.RollbackToAsync(Block(13), CancellationToken.None);
+        Snapshot.AssertEqual(Snapshot.Expected([.. facts.Where(f => f.Block.Number <= 13)]), await Snapshot.ReadAsync(Store, Chain));
+        await CommitInSpansAsync([.. facts.Where(f => f.Block.Number > 13)], last: 30, span: 5, first: 14);
+        Snapshot.AssertEqual(Snapshot.Expected(facts), await Snapshot.ReadAsync(Store, Chain));
+    }
+
+    [Fact]
+    public async Task MigrateAsync_RowsOfTwoBlockHashesAtOneHeightBefore0011_FailLoudlyAndNothingIsLost()
+    {
+        await Store.CommitAsync(Batch(1, 3, [Collateral(Block(2), 0, 1, 7), Collateral(Block(3), 0, 2, 5)]), CancellationToken.None);
+        await ExecuteAsync(
+            AsBefore0011 +
+            """
+            insert into collateral_changes (chain_id, block_hash, log_index, block_number, contract, account, token, delta, kind, prev_block_number)
+            select chain_id, decode(repeat('ee', 32), 'hex'), log_index + 1, block_number, contract, account, token, delta, kind, prev_block_number
+            from collateral_changes where block_number = 2;
+            """);
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => Store.MigrateAsync(CancellationToken.None));
+
+        Assert.Contains("two block hashes at one block number", error.Message, StringComparison.Ordinal);
+        Assert.Equal("BASE TABLE", await ScalarAsync("select table_type from information_schema.tables where table_name = 'collateral_changes' and table_schema = current_schema()"));
+        Assert.Equal(3, await CountRowsAsync("collateral_changes"));
+    }
+
+    [Fact]
+    public async Task CommitAsync_CollateralOfOneBlockWithTwoHashes_RefusedNamingBothAndNothingChanges()
+    {
+        await Store.CommitAsync(Batch(1, 2, [Collateral(Block(2), 0, 1, 7)]), CancellationToken.None);
+        var before = await Snapshot.ReadAsync(Store, Chain);
+
+        var mixed = Batch(3, 4, [Collateral(Block(3), 0, 1, 1), Collateral(Block(3, "b"), 1, 2, 1)]);
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => Store.CommitAsync(mixed, CancellationToken.None));
+
+        Assert.Contains(Block(3).Hash, error.Message, StringComparison.Ordinal);
+        Assert.Contains(Block(3, "b").Hash, error.Message, StringComparison.Ordinal);
+        Snapshot.AssertEqual(before, await Snapshot.ReadAsync(Store, Chain));
+    }
+
+    /// <summary>
+    /// Takes the collateral facts back to one row per fact, the table versions 0001-0010 kept (migration 0011 made it a
+    /// view over collateral_change_blocks), and forgets 0011.
+    /// </summary>
+    private const string AsBefore0011 =
+        """
+        create table collateral_changes_rows as
+            select chain_id, block_hash, log_index, block_number, contract, account, token, delta::numeric(78, 0) as delta, kind, prev_block_number
+            from collateral_changes;
+        drop view collateral_changes;
+        drop table collateral_change_blocks;
+        alter table collateral_changes_rows rename to collateral_changes;
+        alter table collateral_changes add primary key (chain_id, block_number, log_index),
+            alter column block_hash set not null, alter column contract set not null, alter column account set not null,
+            alter column token set not null, alter column delta set not null, alter column kind set not null;
+        delete from schema_migrations where version = 11;
+
+        """;
+
+    private const string CollateralRows =
+        "select block_number, log_index, '0x' || encode(block_hash, 'hex'), '0x' || encode(contract, 'hex'), '0x' || encode(account, 'hex'), " +
+        "'0x' || encode(token, 'hex'), delta::text, kind, coalesce(prev_block_number, -1) from collateral_changes order by block_number, log_index";
+
+    /// <summary>Commits facts of blocks 1..last in spans of <paramref name="span"/> blocks, as a watcher would.</summary>
+    private async Task CommitInSpansAsync(IReadOnlyList<ChainFact> facts, long last, int span, long first = 1)
+    {
+        foreach (var chunk in facts.GroupBy(f => (f.Block.Number - first) / span))
         {
-            var from = (chunk.Key * span) + 1;
+            var from = (chunk.Key * span) + first;
             await Store.CommitAsync(Batch(from, Math.Min(last, from + span - 1), chunk), CancellationToken.None);
         }
     }
@@ -179,6 +259,14 @@ public sealed class PostgresChainStoreTests(PostgresDatabaseFixture fixture) : C
         }
 
         return touches;
+    }
+
+    private async Task<string?> ScalarAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(Schema.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (string?)await command.ExecuteScalarAsync();
     }
 
     private async Task ExecuteAsync(string sql)

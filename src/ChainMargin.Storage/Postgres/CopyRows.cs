@@ -12,7 +12,7 @@ namespace ChainMargin.Storage.Postgres;
 /// the client encoding rows). The format: a signature and two zero words, then per row a field count and per field a
 /// byte length (-1 for null) and the value in network byte order, then -1. Every value must match its column's type
 /// exactly, since binary COPY carries no type information: bigint, integer, text, bytea, boolean and numeric are written
-/// here.
+/// here, and one-dimensional arrays of them (<see cref="StartArray"/>: a header, then each element as a field).
 /// </summary>
 internal sealed class CopyRows : IDisposable
 {
@@ -57,6 +57,36 @@ internal sealed class CopyRows : IDisposable
         BinaryPrimitives.WriteInt16BigEndian(_buffer.AsSpan(_length), -1);
         _length += 2;
     }
+
+    /// <summary>Element type ids of the arrays written here (pg_type oids).</summary>
+    public const int Int32Oid = 23;
+    public const int Int64Oid = 20;
+    public const int ByteaOid = 17;
+    public const int TextOid = 25;
+    public const int NumericOid = 1700;
+
+    /// <summary>
+    /// Starts a one-dimensional array field of <paramref name="count"/> elements of the given type; write each element
+    /// with the value methods (an element has a field's layout: its length, or -1 for null, then its bytes), then call
+    /// <see cref="EndArray"/> with the returned position. The header: dimensions (1), a has-nulls flag, the element
+    /// type, then the dimension's length and lower bound (1).
+    /// </summary>
+    public int StartArray(int elementOid, int count, bool hasNulls)
+    {
+        Ensure(24);
+        var start = _length;
+        var span = _buffer.AsSpan(_length);
+        BinaryPrimitives.WriteInt32BigEndian(span[4..], 1);
+        BinaryPrimitives.WriteInt32BigEndian(span[8..], hasNulls ? 1 : 0);
+        BinaryPrimitives.WriteInt32BigEndian(span[12..], elementOid);
+        BinaryPrimitives.WriteInt32BigEndian(span[16..], count);
+        BinaryPrimitives.WriteInt32BigEndian(span[20..], 1);
+        _length += 24;
+        return start;
+    }
+
+    /// <summary>Ends the array started at <paramref name="start"/>: writes its byte length in front of it.</summary>
+    public void EndArray(int start) => BinaryPrimitives.WriteInt32BigEndian(_buffer.AsSpan(start), _length - start - 4);
 
     public void Null()
     {

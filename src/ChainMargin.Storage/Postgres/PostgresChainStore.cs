@@ -117,7 +117,7 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
 
                 var collateral = await CollateralWithPreviousTouchAsync(connection, transaction, chain, New(content.Collateral, stored), cancellationToken)
                     .ConfigureAwait(false);
-                await CopyAsync(connection, "collateral_changes", PostgresSql.CollateralColumns, collateral.Rows, WriteCollateral, chain, cancellationToken).ConfigureAwait(false);
+                await CopyCollateralAsync(connection, chain, collateral.Rows, cancellationToken).ConfigureAwait(false);
                 var perpPositions = await LoadAsync(connection, chain, "perp_position_changes", PostgresSql.PerpPositionColumns, New(content.PerpPositions, stored), WritePerpPosition, cancellationToken).ConfigureAwait(false);
                 var perpMarkets = await LoadAsync(connection, chain, "perp_market_listings", PostgresSql.PerpMarketColumns, New(content.PerpMarkets, stored), WritePerpMarket, cancellationToken).ConfigureAwait(false);
                 var optionSeries = await LoadAsync(connection, chain, "option_series_listings", PostgresSql.OptionSeriesColumns, New(content.OptionSeries, stored), WriteOptionSeries, cancellationToken).ConfigureAwait(false);
@@ -178,7 +178,8 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
         // Under the chain's commit lock, like a commit. The balances first: they are rolled back from the collateral
         // facts about to be deleted.
         var statements = new List<string> { PostgresSql.CommitLock, PostgresSql.RollbackCollateral, RollbackSql.DeleteBlocks };
-        statements.AddRange(RollbackSql.FactTables.Select(RollbackSql.DeleteFacts));
+        // Collateral facts are stored per block (migration 0011); collateral_changes is the view of them per fact.
+        statements.AddRange(RollbackSql.FactTables.Select(t => RollbackSql.DeleteFacts(t == "collateral_changes" ? "collateral_change_blocks" : t)));
         statements.Add(RollbackSql.DeleteFeedStates);
         statements.AddRange(RollbackSql.RecomputeLatest);
         statements.Add(PostgresSql.UpsertCheckpoint.Replace("@checkpoint_number", "@number", StringComparison.Ordinal));
@@ -497,71 +498,108 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
     {
         if (rows.Count > 0)
         {
-            await CopyAsync(connection, table, columns, rows, r => r, write, chain, cancellationToken).ConfigureAwait(false);
+            await CopyAsync(connection, table, columns, rows, write, chain, cancellationToken).ConfigureAwait(false);
         }
 
         return rows;
     }
 
-    private static Task CopyAsync(
-        NpgsqlConnection connection, string table, string columns, List<CollateralRow> rows, Action<CopyRows, CollateralRow> write, long chain,
-        CancellationToken cancellationToken) =>
-        rows.Count == 0 ? Task.CompletedTask : CopyAsync(connection, table, columns, rows, r => r.Fact, write, chain, cancellationToken);
+    private static Task CopyAsync<T>(
+        NpgsqlConnection connection, string target, string columns, List<T> rows, Action<CopyRows, T> write, long chain, CancellationToken cancellationToken)
+        where T : ChainFact =>
+        CopyRowsAsync(
+            connection,
+            PostgresSql.Copy(target, columns),
+            columns.Count(c => c == ',') + 1,
+            rows.Count,
+            async (encoded, flush) =>
+            {
+                foreach (var f in rows)
+                {
+                    encoded.StartRow();
+                    encoded.Int64(chain);
+                    encoded.Text(f.Block.Hash);
+                    encoded.Int32(f.LogIndex);
+                    encoded.Int64(f.Block.Number);
+                    encoded.Text(f.Contract.Value);
+                    write(encoded, f);
+                    await flush().ConfigureAwait(false);
+                }
+            },
+            cancellationToken);
 
-    private static async Task CopyAsync<TRow>(
-        NpgsqlConnection connection, string target, string columns, List<TRow> rows, Func<TRow, ChainFact> fact, Action<CopyRows, TRow> write, long chain,
-        CancellationToken cancellationToken)
+    /// <summary>
+    /// The new collateral facts (in block, log index order) into collateral_change_blocks: one row per block, its facts
+    /// as parallel arrays (migration 0011). The facts of one block number must carry one block hash.
+    /// </summary>
+    private static Task CopyCollateralAsync(NpgsqlConnection connection, long chain, List<CollateralRow> rows, CancellationToken cancellationToken)
+    {
+        if (rows.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        return CopyRowsAsync(
+            connection,
+            PostgresSql.Copy("collateral_change_blocks", PostgresSql.CollateralBlockColumns),
+            10,
+            rows.Count / 8,
+            async (encoded, flush) =>
+            {
+                for (var start = 0; start < rows.Count;)
+                {
+                    var block = rows[start].Fact.Block;
+                    var end = start + 1;
+                    while (end < rows.Count && rows[end].Fact.Block.Number == block.Number)
+                    {
+                        if (!string.Equals(rows[end].Fact.Block.Hash, block.Hash, StringComparison.OrdinalIgnoreCase))
+                        {
+                            throw new InvalidOperationException(
+                                $"collateral facts of block {block.Number} on chain {chain} carry two block hashes, {block.Hash} and {rows[end].Fact.Block.Hash}");
+                        }
+
+                        end++;
+                    }
+
+                    WriteCollateralBlock(encoded, chain, block, rows, start, end);
+                    await flush().ConfigureAwait(false);
+                    start = end;
+                }
+            },
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// One binary COPY: <paramref name="write"/> encodes the rows and calls flush after each whole row, which sends the
+    /// encoded bytes once they pass 1 MiB. A failure cancels the COPY instead of completing it with the rows sent so far.
+    /// </summary>
+    private static async Task CopyRowsAsync(
+        NpgsqlConnection connection, string copy, int fields, int rowsHint, Func<CopyRows, Func<ValueTask>, Task> write, CancellationToken cancellationToken)
     {
         const int SendAt = 1 << 20;
-        var bytes = PostgresSql.HoldsBytes(target);
-        using var encoded = new CopyRows(columns.Count(c => c == ',') + 1, rows.Count);
-        var stream = await connection.BeginRawBinaryCopyAsync(PostgresSql.Copy(target, columns), cancellationToken).ConfigureAwait(false);
+        using var encoded = new CopyRows(fields, rowsHint);
+        var stream = await connection.BeginRawBinaryCopyAsync(copy, cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
             try
             {
-                await SendAsync().ConfigureAwait(false);
+                await write(encoded, FlushAsync).ConfigureAwait(false);
+                encoded.Finish();
+                await stream.WriteAsync(encoded.Encoded, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
-                // Ends the COPY with an error instead of completing it with the rows sent so far.
                 await stream.CancelAsync().ConfigureAwait(false);
                 throw;
             }
         }
 
-        async Task SendAsync()
+        async ValueTask FlushAsync()
         {
-            foreach (var row in rows)
+            if (encoded.Pending >= SendAt)
             {
-                var f = fact(row);
-                encoded.StartRow();
-                encoded.Int64(chain);
-                Hex(f.Block.Hash);
-                encoded.Int32(f.LogIndex);
-                encoded.Int64(f.Block.Number);
-                Hex(f.Contract.Value);
-                write(encoded, row);
-                if (encoded.Pending >= SendAt)
-                {
-                    await stream.WriteAsync(encoded.Encoded, cancellationToken).ConfigureAwait(false);
-                    encoded.Clear();
-                }
-            }
-
-            encoded.Finish();
-            await stream.WriteAsync(encoded.Encoded, cancellationToken).ConfigureAwait(false);
-        }
-
-        void Hex(string value)
-        {
-            if (bytes)
-            {
-                encoded.HexBytes(value);
-            }
-            else
-            {
-                encoded.Text(value);
+                await stream.WriteAsync(encoded.Encoded, cancellationToken).ConfigureAwait(false);
+                encoded.Clear();
             }
         }
     }
@@ -697,20 +735,68 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
 
     private static void WriteBig(CopyRows w, BigInteger value, string what) => w.Numeric(Columns.Checked(value, what));
 
-    private static void WriteCollateral(CopyRows w, CollateralRow row)
+    /// <summary>A row of collateral_change_blocks: the block, then each column of its facts rows[start..end) as an array.</summary>
+    private static void WriteCollateralBlock(CopyRows w, long chain, BlockRef block, List<CollateralRow> rows, int start, int end)
     {
-        var f = row.Fact;
-        w.HexBytes(f.Account.Value);
-        w.HexBytes(f.Token.Value);
-        WriteBig(w, f.Delta, "collateral delta");
-        w.Text(f.Kind);
-        if (row.PrevNumber is { } number)
+        var count = end - start;
+        w.StartRow();
+        w.Int64(chain);
+        w.Int64(block.Number);
+        w.HexBytes(block.Hash);
+        var array = w.StartArray(CopyRows.Int32Oid, count, hasNulls: false);
+        for (var i = start; i < end; i++)
         {
-            w.Int64(number);
+            w.Int32(rows[i].Fact.LogIndex);
         }
-        else
+
+        w.EndArray(array);
+        Addresses(f => f.Contract.Value);
+        Addresses(f => f.Account.Value);
+        Addresses(f => f.Token.Value);
+        array = w.StartArray(CopyRows.NumericOid, count, hasNulls: false);
+        for (var i = start; i < end; i++)
         {
-            w.Null();
+            WriteBig(w, rows[i].Fact.Delta, "collateral delta");
+        }
+
+        w.EndArray(array);
+        array = w.StartArray(CopyRows.TextOid, count, hasNulls: false);
+        for (var i = start; i < end; i++)
+        {
+            w.Text(rows[i].Fact.Kind);
+        }
+
+        w.EndArray(array);
+        var firstTouches = false;
+        for (var i = start; i < end && !firstTouches; i++)
+        {
+            firstTouches = rows[i].PrevNumber is null;
+        }
+
+        array = w.StartArray(CopyRows.Int64Oid, count, firstTouches);
+        for (var i = start; i < end; i++)
+        {
+            if (rows[i].PrevNumber is { } number)
+            {
+                w.Int64(number);
+            }
+            else
+            {
+                w.Null();
+            }
+        }
+
+        w.EndArray(array);
+
+        void Addresses(Func<CollateralChanged, string> address)
+        {
+            var at = w.StartArray(CopyRows.ByteaOid, count, hasNulls: false);
+            for (var i = start; i < end; i++)
+            {
+                w.HexBytes(address(rows[i].Fact));
+            }
+
+            w.EndArray(at);
         }
     }
 

@@ -7,8 +7,9 @@ namespace ChainMargin.Storage.Postgres;
 /// </summary>
 internal static class PostgresSql
 {
-    public const string CollateralColumns =
-        "chain_id, block_hash, log_index, block_number, contract, account, token, delta, kind, prev_block_number";
+    /// <summary>Collateral facts, one row per block with the facts as arrays (migration 0011).</summary>
+    public const string CollateralBlockColumns =
+        "chain_id, block_number, block_hash, log_index, contract, account, token, delta, kind, prev_block_number";
 
     public const string PerpPositionColumns =
         "chain_id, block_hash, log_index, block_number, contract, account, market_id, new_size, entry_price, realized_pnl";
@@ -62,8 +63,8 @@ internal static class PostgresSql
             tables.Select(t => $"select block_number, log_index, {(HoldsBytes(t) ? "'0x' || encode(block_hash, 'hex')" : "block_hash")} from {t} where chain_id = @chain and block_number = any(@numbers)"));
 
     /// <summary>
-    /// Whether a fact table holds its block hash and addresses as bytea (collateral facts, migration 0010); the other
-    /// fact tables hold them as 0x-hex text.
+    /// Whether a fact table holds its block hash and addresses as bytea (collateral facts, migration 0010, read through
+    /// the collateral_changes view since 0011); the other fact tables hold them as 0x-hex text.
     /// </summary>
     public static bool HoldsBytes(string table) => table == "collateral_changes";
 
@@ -134,8 +135,8 @@ internal static class PostgresSql
         )
         update collateral_balances as b
         set balance = b.balance - r.delta, block_number = r.prev_number,
-            block_hash = (select '0x' || encode(f.block_hash, 'hex') from collateral_changes f
-                          where f.chain_id = @chain and f.block_number = r.prev_number limit 1)
+            block_hash = (select '0x' || encode(f.block_hash, 'hex') from collateral_change_blocks f
+                          where f.chain_id = @chain and f.block_number = r.prev_number)
         from removed as r
         where r.prev_number is not null
           and b.chain_id = @chain and b.venue = r.contract and b.account = r.account and b.token = r.token
