@@ -445,6 +445,12 @@ internal sealed class Timeline : IDisposable
             line.Append(CultureInfo.InvariantCulture, $"\n      {Stopwatch.GetElapsedTime(from, at).TotalMilliseconds,5:0} ms  {busy,4:P0}  rpc {Overlap(requests),4:0.0}  commit {Overlap(commits),4:P0}");
         }
 
+        line.Append("\n    commits (start ms +duration ms):");
+        foreach (var (start, end) in commits)
+        {
+            line.Append(CultureInfo.InvariantCulture, $" {Stopwatch.GetElapsedTime(from, start).TotalMilliseconds:0}+{Stopwatch.GetElapsedTime(start, end).TotalMilliseconds:0}");
+        }
+
         Console.WriteLine(line.ToString());
     }
 

@@ -50,7 +50,7 @@ public sealed class ChainWatcher
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private ChainCheckpoint? _checkpoint;
-    private readonly Queue<(long From, long To, Task<List<RawLog>> Logs)> _prefetch = new();
+    private readonly Queue<(long From, long To, Task<FetchedSpan> Span)> _prefetch = new();
 
     /// <summary>Feeds with a stored read that has their decimals (learnt from the store at start and after a rollback).</summary>
     private readonly HashSet<EvmAddress> _feedsRead = [];
@@ -218,23 +218,15 @@ public sealed class ChainWatcher
     private async Task IndexSpanAsync(long from, long to, long head, long target, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
-        var logs = await TakeLogsAsync(from, to, cancellationToken).ConfigureAwait(false);
+        var fetching = TakeSpanAsync(from, to, head, cancellationToken);
 
-        // Backfill: fetch the next spans while this one is checked, decoded and committed, so node, CPU and database
-        // work overlap. Only for spans wholly below the finality window, whose logs need no hash check against
-        // headers read later. Should this step fail, the next one drops them unless it asks for exactly the first.
+        // Fetch the next spans while this one is checked, decoded and committed, so node, CPU and database work
+        // overlap. Should this step fail, the next one drops them unless it asks for exactly the first.
         Prefetch(to, head, target, cancellationToken);
-
-        // Blocks inside the finality window may still be reorged: keep every header there, and check that the logs
-        // came from the same fork as the headers. Below it, only the span's last block is needed (the checkpoint).
-        // The window holds FinalityDepth + 1 headers: a reorg exactly FinalityDepth deep replaces FinalityDepth
-        // blocks, and its common ancestor, one below them, must be stored for the rollback to find it.
-        var windowStart = Math.Max(from, head - _options.FinalityDepth);
-        var headerFrom = Math.Min(windowStart, to);
-        var headers = await _headers.GetRangeAsync(headerFrom, to, cancellationToken).ConfigureAwait(false);
+        var (headers, logs) = await fetching.ConfigureAwait(false);
         if (headers.Any(h => h is null))
         {
-            throw new InconsistentChainException($"blocks {headerFrom}..{to} are not all on the node (head moved back)");
+            throw new InconsistentChainException($"blocks up to {to} are not all on the node (head moved back)");
         }
 
         var byNumber = headers.ToDictionary(h => h!.Block.Number, h => h!);
@@ -362,26 +354,57 @@ public sealed class ChainWatcher
     }
 
     /// <summary>The logs of [from, to]: the prefetched ones when they are of exactly this span, else fetched now.</summary>
-    private Task<List<RawLog>> TakeLogsAsync(long from, long to, CancellationToken cancellationToken)
+    private Task<FetchedSpan> TakeSpanAsync(long from, long to, long head, CancellationToken cancellationToken)
     {
         if (_prefetch.TryDequeue(out var first))
         {
             if (first.From == from && first.To == to)
             {
-                return first.Logs;
+                return first.Span;
             }
 
             // Not wanted (a failed commit, a rollback, a moved head): neither is anything queued after it. Their
             // outcomes, failures included, are dropped.
-            Drop(first.Logs);
+            Drop(first.Span);
             while (_prefetch.TryDequeue(out var later))
             {
-                Drop(later.Logs);
+                Drop(later.Span);
             }
         }
 
-        return _logs.FetchAsync(from, to, cancellationToken);
+        return FetchSpanAsync(from, to, head, cancellationToken);
     }
+
+    /// <summary>
+    /// A span's logs and the headers its commit needs. Blocks inside the finality window may still be reorged: every
+    /// header there is kept, and the step checks that the logs came from the same fork as the headers. Below it, only
+    /// the span's last block is needed (the checkpoint). The window holds FinalityDepth + 1 headers: a reorg exactly
+    /// FinalityDepth deep replaces FinalityDepth blocks, and its common ancestor, one below them, must be stored for the
+    /// rollback to find it.
+    /// Inside the window the headers are read before the logs. Should a reorg land between the two reads, the logs of
+    /// any block that has some carry the other fork's hash and the step refuses them; a block that had logs before
+    /// the reorg and has none after it leaves no trace in the logs, but the headers, the checkpoint's among them, are
+    /// then the old fork's, and the next step finds the checkpoint gone from the chain and rolls back. (Read the other
+    /// way round, headers of the new fork would be stored over logs of the old one, and nothing would notice.) So a
+    /// span fetched ahead of its step is as good as one fetched by it: whatever moved since is caught the same way.
+    /// Below the window no reorg reaches, and the one header is read beside the logs.
+    /// </summary>
+    private async Task<FetchedSpan> FetchSpanAsync(long from, long to, long head, CancellationToken cancellationToken)
+    {
+        if (BelowFinalityWindow(to, head))
+        {
+            var checkpoint = _headers.GetRangeAsync(to, to, cancellationToken);
+            var logs = _logs.FetchAsync(from, to, cancellationToken);
+            await Task.WhenAll(checkpoint, logs).ConfigureAwait(false);
+            return new FetchedSpan(await checkpoint.ConfigureAwait(false), await logs.ConfigureAwait(false));
+        }
+
+        var headers = await _headers.GetRangeAsync(Math.Max(from, head - _options.FinalityDepth), to, cancellationToken).ConfigureAwait(false);
+        return new FetchedSpan(headers, await _logs.FetchAsync(from, to, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>A span's headers (see <see cref="FetchSpanAsync"/>) and its logs in (block, log index) order.</summary>
+    private sealed record FetchedSpan(IndexedBlock?[] Headers, List<RawLog> Logs);
 
     /// <summary>
     /// Learns from the store which feeds have a stored read with their decimals: a restarted watcher (or one that has
@@ -419,32 +442,23 @@ public sealed class ChainWatcher
     }
 
     /// <summary>
-    /// Queues fetches of the spans after <paramref name="to"/>, up to <see cref="ChainOptions.PrefetchSpans"/>, each
-    /// started when the one before it has its logs: at most one span's requests are on the wire for prefetching, so
-    /// the step's own calls (head, headers) are not queued behind them.
+    /// Queues fetches of the spans after <paramref name="to"/>, up to <see cref="ChainOptions.PrefetchSpans"/>. They
+    /// run at once, sharing the fetcher's Parallelism requests on the wire (earlier spans first), so the node is kept
+    /// busy across span boundaries and the step's own calls (head, headers) are not queued behind them.
     /// </summary>
     private void Prefetch(long to, long head, long target, CancellationToken cancellationToken)
     {
         var span = Math.Max(_options.MaxBlocksPerCommit, 1);
         var last = to;
-        Task? previous = null;
         foreach (var queued in _prefetch)
         {
             last = queued.To;
-            previous = queued.Logs;
         }
 
         while (_prefetch.Count < _options.PrefetchSpans && last < target)
         {
             var nextTo = Math.Min(target, last + span);
-            if (!BelowFinalityWindow(nextTo, head))
-            {
-                break;
-            }
-
-            var fetch = FetchAfterAsync(previous, last + 1, nextTo, cancellationToken);
-            _prefetch.Enqueue((last + 1, nextTo, fetch));
-            previous = fetch;
+            _prefetch.Enqueue((last + 1, nextTo, FetchSpanAsync(last + 1, nextTo, head, cancellationToken)));
             last = nextTo;
         }
     }
@@ -452,19 +466,8 @@ public sealed class ChainWatcher
     /// <summary>A block below the finality window (head - FinalityDepth): no reorg the watcher follows can reach it.</summary>
     private bool BelowFinalityWindow(long block, long head) => block < head - _options.FinalityDepth;
 
-    private async Task<List<RawLog>> FetchAfterAsync(Task? previous, long from, long to, CancellationToken cancellationToken)
-    {
-        if (previous is not null)
-        {
-            // A failed span before this one fails this one too: the step that takes it retries from its own span.
-            await previous.ConfigureAwait(false);
-        }
-
-        return await _logs.FetchAsync(from, to, cancellationToken).ConfigureAwait(false);
-    }
-
-    private static void Drop(Task<List<RawLog>> logs) =>
-        _ = logs.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    private static void Drop(Task<FetchedSpan> span) =>
+        _ = span.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     /// <summary>
     /// Compares the checkpoint's hash with the chain's. On a mismatch walks back through the stored recent blocks to

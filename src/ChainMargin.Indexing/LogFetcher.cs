@@ -13,12 +13,23 @@ namespace ChainMargin.Indexing;
 /// the error text is taken), and widens again after successes. Many small ranges in parallel beat one huge range on
 /// anvil, whose getLogs cost grows faster than the range.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage(
+    "Reliability",
+    "CA1001:Types that own disposable fields should be disposable",
+    Justification = "A SemaphoreSlim holds an OS handle only once its AvailableWaitHandle is read, which this class never does.")]
 public sealed partial class LogFetcher
 {
     private readonly JsonRpcClient _rpc;
     private readonly string[] _addresses;
     private readonly int _maxRange;
     private readonly int _parallelism;
+
+    /// <summary>
+    /// Requests on the wire, across all spans being fetched: prefetched spans overlap, and the next span's sub-ranges
+    /// start as the last ones of the span before finish, so the node always has this many to serve. Waiters are
+    /// served first come, first served, so an earlier span's sub-ranges go first.
+    /// </summary>
+    private readonly SemaphoreSlim _onTheWire;
     private int _range;
     private int _successes;
 
@@ -29,6 +40,7 @@ public sealed partial class LogFetcher
         _maxRange = Math.Max(1, maxRange);
         _range = Math.Clamp(initialRange, 1, _maxRange);
         _parallelism = Math.Max(1, parallelism);
+        _onTheWire = new SemaphoreSlim(_parallelism);
     }
 
     /// <summary>The current sub-range size in blocks.</summary>
@@ -44,13 +56,15 @@ public sealed partial class LogFetcher
             pending.Enqueue(chunk);
         }
 
-        var workers = Enumerable.Range(0, _parallelism).Select(_ => Task.Run(async () =>
+        // The workers start here, in order, so this span's requests queue for the wire before those of a span fetched
+        // after it; each continues on the thread pool once its first request is answered.
+        var workers = Enumerable.Range(0, _parallelism).Select(async _ =>
         {
             while (pending.TryDequeue(out var chunk))
             {
                 results.Add((chunk.From, await FetchRangeAsync(chunk.From, chunk.To, pending, cancellationToken).ConfigureAwait(false)));
             }
-        }, cancellationToken)).ToArray();
+        }).ToArray();
         await Task.WhenAll(workers).ConfigureAwait(false);
 
         // A worker may have split a refused range after the others drained the queue; finish those here.
@@ -96,8 +110,22 @@ public sealed partial class LogFetcher
                     ["toBlock"] = Hex.FromLong(to),
                     ["address"] = _addresses,
                 };
-                var all = await _rpc.CallAsync("eth_getLogs", [filter], ReadLogs, cancellationToken).ConfigureAwait(false)
-                    ?? throw new RpcTransientException("eth_getLogs answered something other than an array");
+                List<RawLog>? all;
+                await _onTheWire.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    all = await _rpc.CallAsync("eth_getLogs", [filter], ReadLogs, cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _onTheWire.Release();
+                }
+
+                if (all is null)
+                {
+                    throw new RpcTransientException("eth_getLogs answered something other than an array");
+                }
+
                 var logs = new List<RawLog>(all.Count);
                 foreach (var log in all)
                 {

@@ -234,7 +234,7 @@ public sealed class ReorgTests : IClassFixture<ActiveChainFixture>
     }
 
     [Fact]
-    public async Task ReorgBetweenLogsAndHeaders_StepRefusesToCommitMixedForks_ThenIndexesTheNewOne()
+    public async Task ReorgBetweenHeadersAndLogs_NewForkBringsALog_StepRefusesToCommitMixedForks_ThenIndexesTheNewOne()
     {
         await using var store = await TestStore.CreateAsync();
         await using var proxy = new FaultProxy(_fixture.RpcUrl);
@@ -247,20 +247,9 @@ public sealed class ReorgTests : IClassFixture<ActiveChainFixture>
         var head = await _chain.HeadAsync();
         var raw = await _chain.SignDepositAsync(trader, "USDC", 31_337, head - 2);
 
-        // The step fetches the logs of the old fork; the reorg lands before its headers are read.
-        var state = 0; // 0: no logs read yet, 1: logs read, 2: reorg done
-        proxy.Plan = c =>
-        {
-            if (c.Method == "eth_getLogs")
-            {
-                Interlocked.CompareExchange(ref state, 1, 0);
-                return null;
-            }
-
-            return c.Method == "eth_getBlockByNumber" && Interlocked.CompareExchange(ref state, 2, 1) == 1
-                ? new Fault(FaultKind.Forward, Before: () => _chain.Anvil.ReorgAsync(2, [(raw, 0)]))
-                : null;
-        };
+        // The step has read the headers of the old fork; the reorg lands before its logs are read, and the new fork's
+        // first block holds a deposit: its log carries a hash no header of the span has.
+        proxy.Plan = ReorgBeforeTheFirstLogs(() => _chain.Anvil.ReorgAsync(2, [(raw, 0)]));
         var before = await IndexRig.ChecksumTextAsync(store.Store, handle.Watcher.Chain);
 
         await Assert.ThrowsAsync<InconsistentChainException>(() => handle.Watcher.StepAsync(CancellationToken.None));
@@ -269,6 +258,43 @@ public sealed class ReorgTests : IClassFixture<ActiveChainFixture>
         Assert.Equal(before, await IndexRig.ChecksumTextAsync(store.Store, handle.Watcher.Chain));
         await IndexRig.CatchUpAsync(handle.Watcher);
         await AssertExactAsync(store, options, trader);
+    }
+
+    [Fact]
+    public async Task ReorgBetweenHeadersAndLogs_NewForkDropsTheLogs_OldHeadersAreStored_NextStepRollsThemBackAndEndsExact()
+    {
+        await using var store = await TestStore.CreateAsync();
+        await using var proxy = new FaultProxy(_fixture.RpcUrl);
+        var options = Options();
+        options.RpcUrls = [proxy.Url];
+        using var handle = IndexRig.Watcher(options, store.Store);
+        var trader = await TraderAsync();
+        await IndexRig.CatchUpAsync(handle.Watcher);
+        await ActionsAsync(trader, 4);
+        var head = await _chain.HeadAsync();
+
+        // The new fork's last two blocks are empty: the logs read after the reorg simply lack the old fork's deposit
+        // and trade, and nothing in them names another fork. The step commits the headers it read, the old fork's, so
+        // the checkpoint is a block the chain no longer has.
+        proxy.Plan = ReorgBeforeTheFirstLogs(() => _chain.Anvil.ReorgAsync(2));
+        Assert.True(await handle.Watcher.StepAsync(CancellationToken.None));
+
+        Assert.Single(proxy.Injected);
+        var checkpoint = (await store.Store.GetCheckpointAsync(handle.Watcher.Chain, CancellationToken.None))!.Block;
+        Assert.Equal(head, checkpoint.Number);
+        Assert.NotEqual((await _chain.Anvil.BlockAsync(head)).Hash, checkpoint.Hash);
+
+        // The next step finds the checkpoint gone, rolls back to the common ancestor and indexes the new fork.
+        await IndexRig.CatchUpAsync(handle.Watcher);
+        Assert.Equal((await _chain.Anvil.BlockAsync(head)).Hash, (await store.Store.GetCheckpointAsync(handle.Watcher.Chain, CancellationToken.None))!.Block.Hash);
+        await AssertExactAsync(store, options, trader);
+    }
+
+    /// <summary>A proxy plan that runs <paramref name="reorg"/> once, right before the first eth_getLogs reaches the node.</summary>
+    private static Func<ProxyCall, Fault?> ReorgBeforeTheFirstLogs(Func<Task> reorg)
+    {
+        var done = 0;
+        return c => c.Method == "eth_getLogs" && Interlocked.Exchange(ref done, 1) == 0 ? new Fault(FaultKind.Forward, Before: reorg) : null;
     }
 
     [Fact]
