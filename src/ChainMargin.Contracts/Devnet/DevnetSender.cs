@@ -163,6 +163,7 @@ public sealed class DevnetSender
         var pending = _unverified.ToList();
         _unverified.Clear();
         var deadline = Environment.TickCount64 + 60_000;
+        var stuckAfter = Environment.TickCount64 + 5_000;
         var nextMine = Environment.TickCount64 + 500;
         while (pending.Count > 0)
         {
@@ -201,7 +202,7 @@ public sealed class DevnetSender
 
             if (Environment.TickCount64 > nextMine)
             {
-                await ResendForgottenAsync(pending, cancellationToken).ConfigureAwait(false);
+                await ResendForgottenAsync(pending, Environment.TickCount64 > stuckAfter, cancellationToken).ConfigureAwait(false);
                 await PostAsync(new JsonArray(Request("evm_mine", new JsonArray())), cancellationToken).ConfigureAwait(false);
                 nextMine = Environment.TickCount64 + 500;
             }
@@ -212,10 +213,27 @@ public sealed class DevnetSender
 
     /// <summary>
     /// A transaction the node accepted but no longer knows (seen once in CI: never mined, not in the pool) is sent
-    /// again, the same signed bytes, so it cannot execute twice.
+    /// again, the same signed bytes, so it cannot execute twice. Once <paramref name="stuck"/> (five seconds of blocks
+    /// mined without them), the node's pool is emptied and they are sent again, one at a time in nonce order: anvil once
+    /// kept a transaction "queued" with the account's current nonce through 100 mined blocks (a test fixture's deploy
+    /// on a loaded machine), apparently filed behind a lower nonce that arrived after it; anvil_dropTransaction does not
+    /// reach the queued part of the pool, and a resend alone is refused as already imported. Emptying the pool, then
+    /// resending, mined it (tried on that very node). Other senders' transactions dropped with it are unknown to the
+    /// node afterwards, which their own verification resends.
     /// </summary>
-    private async Task ResendForgottenAsync(List<(string Hash, string Label, string Raw)> pending, CancellationToken cancellationToken)
+    private async Task ResendForgottenAsync(List<(string Hash, string Label, string Raw)> pending, bool stuck, CancellationToken cancellationToken)
     {
+        if (stuck)
+        {
+            await PostAsync(new JsonArray(Request("anvil_dropAllTransactions", new JsonArray())), cancellationToken).ConfigureAwait(false);
+            foreach (var (_, _, raw) in pending)
+            {
+                await PostAsync(new JsonArray(Request("eth_sendRawTransaction", new JsonArray(raw))), cancellationToken).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
         var lookups = new JsonArray();
         foreach (var (hash, _, _) in pending)
         {
