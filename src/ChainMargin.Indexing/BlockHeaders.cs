@@ -34,6 +34,30 @@ public sealed class BlockHeaders
         return result.ValueKind == JsonValueKind.Null ? null : Parse(result);
     }
 
+    /// <summary>
+    /// The head and the header at a number (null when the chain has no such block), in one JSON-RPC batch; as two calls
+    /// when the node refuses batches.
+    /// </summary>
+    public async Task<(long Head, IndexedBlock? Block)> HeadAndBlockAsync(long number, CancellationToken cancellationToken)
+    {
+        JsonElement[] results;
+        try
+        {
+            results = await _rpc.BatchAsync(
+                [new RpcRequest("eth_blockNumber", []), new RpcRequest("eth_getBlockByNumber", [Hex.FromLong(number), false])],
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (RpcNodeException ex) when (IsBatchRefusal(ex))
+        {
+            return (await HeadAsync(cancellationToken).ConfigureAwait(false), await GetAsync(number, cancellationToken).ConfigureAwait(false));
+        }
+
+        var head = results[0].ValueKind == JsonValueKind.String
+            ? Hex.ToLong(results[0].GetString()!)
+            : throw new FormatException($"eth_blockNumber answered {results[0].ValueKind}, not a hex quantity");
+        return (head, results[1].ValueKind == JsonValueKind.Null ? null : Parse(results[1]));
+    }
+
     /// <summary>Headers asked for per JSON-RPC batch; lowered for good when the node refuses a batch as too large.</summary>
     public int BatchSize => Volatile.Read(ref _batchSize);
 

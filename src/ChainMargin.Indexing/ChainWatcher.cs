@@ -52,6 +52,9 @@ public sealed class ChainWatcher
     private ChainCheckpoint? _checkpoint;
     private readonly Queue<(long From, long To, Task<FetchedSpan> Span)> _prefetch = new();
 
+    /// <summary>The head and the committed span's last block as the chain has it, read while that commit ran.</summary>
+    private (BlockRef Checkpoint, Task<(long Head, IndexedBlock? Block)> Read)? _lookahead;
+
     /// <summary>Feeds with a stored read that has their decimals (learnt from the store at start and after a rollback).</summary>
     private readonly HashSet<EvmAddress> _feedsRead = [];
 
@@ -196,10 +199,25 @@ public sealed class ChainWatcher
             }
         }
 
-        var head = await _headers.HeadAsync(cancellationToken).ConfigureAwait(false);
-        if (_checkpoint is not null && await DetectReorgAsync(head, cancellationToken).ConfigureAwait(false))
+        long head;
+        if (_checkpoint is null)
         {
-            return false;
+            head = await _headers.HeadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            // The head and the checkpoint's block on the chain: read while the last commit ran when the step before
+            // this one left work to do, else now.
+            var lookahead = _lookahead;
+            _lookahead = null;
+            IndexedBlock? onChain;
+            (head, onChain) = lookahead is { } early && early.Checkpoint == _checkpoint.Block
+                ? await early.Read.ConfigureAwait(false)
+                : await _headers.HeadAndBlockAsync(_checkpoint.Block.Number, cancellationToken).ConfigureAwait(false);
+            if (await DetectReorgAsync(head, onChain, cancellationToken).ConfigureAwait(false))
+            {
+                return false;
+            }
         }
 
         var target = head - _options.Confirmations;
@@ -297,12 +315,28 @@ public sealed class ChainWatcher
             ? null
             : await _feedStates.ReadAsync(last.Block, cancellationToken).ConfigureAwait(false);
         var batch = new ChainBatch(Chain, headers.Select(h => h!).ToArray(), facts, last.Block, feedStates) { VenueStates = venueStates };
+
+        // More to index right away: the next step's head and its check that this span's last block is still on the
+        // chain are read while this commit runs, off the backfill's critical path. Whatever moves after that read is
+        // caught as it would be after a read at the step's start: by the next step's checks of its own headers, or
+        // by the check after it.
+        if (to < target)
+        {
+            _lookahead = (last.Block, _headers.HeadAndBlockAsync(to, cancellationToken));
+        }
+
         try
         {
             await _store.CommitAsync(batch, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
+            if (_lookahead is { } unused)
+            {
+                _lookahead = null;
+                _ = unused.Read.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+
             ResetSpanIndexers();
             throw;
         }
@@ -473,11 +507,10 @@ public sealed class ChainWatcher
     /// Compares the checkpoint's hash with the chain's. On a mismatch walks back through the stored recent blocks to
     /// the newest one the chain still has, and rolls back to it. Returns true when it rolled back.
     /// </summary>
-    private async Task<bool> DetectReorgAsync(long head, CancellationToken cancellationToken)
+    private async Task<bool> DetectReorgAsync(long head, IndexedBlock? onChain, CancellationToken cancellationToken)
     {
         var checkpoint = _checkpoint!.Block;
-        var onChain = checkpoint.Number <= head ? await _headers.GetAsync(checkpoint.Number, cancellationToken).ConfigureAwait(false) : null;
-        if (onChain is not null && onChain.Block.Hash == checkpoint.Hash)
+        if (checkpoint.Number <= head && onChain is not null && onChain.Block.Hash == checkpoint.Hash)
         {
             return false;
         }

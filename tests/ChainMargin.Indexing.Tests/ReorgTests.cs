@@ -290,6 +290,49 @@ public sealed class ReorgTests : IClassFixture<ActiveChainFixture>
         await AssertExactAsync(store, options, trader);
     }
 
+    [Fact]
+    public async Task Backfill_ReorgRightAfterACommit_WhoseNextHeadWasReadWhileItRan_IsCaughtAndEndsExact()
+    {
+        await using var store = await TestStore.CreateAsync();
+        var options = Options();
+        using var handle = IndexRig.Watcher(options, store.Store);
+        var trader = await TraderAsync();
+        await IndexRig.CatchUpAsync(handle.Watcher);
+        await ActionsAsync(trader, 6);
+        var checkpoint = (await store.Store.GetCheckpointAsync(handle.Watcher.Chain, CancellationToken.None))!.Block.Number;
+
+        // Two blocks per commit: the step leaves work to do, so it reads the next step's head and its check of this
+        // checkpoint while the commit runs, and fetches the next spans ahead; all before the reorg below replaces the
+        // checkpoint and the blocks after it.
+        options.MaxBlocksPerCommit = 2;
+        Assert.False(await handle.Watcher.StepAsync(CancellationToken.None));
+        Assert.Equal(checkpoint + 2, (await store.Store.GetCheckpointAsync(handle.Watcher.Chain, CancellationToken.None))!.Block.Number);
+        await ReorgWithDepositAsync(trader, 5, 4_242);
+
+        // The next step trusts that early read and commits the span it fetched ahead: the old fork's, consistent with
+        // the checkpoint. A later check finds the chain without it and rolls back. (Had a read come after the reorg, a
+        // step would have refused a header not extending the checkpoint, or rolled back at once.)
+        var refused = 0;
+        for (var step = 0; step < 50; step++)
+        {
+            try
+            {
+                if (await handle.Watcher.StepAsync(CancellationToken.None))
+                {
+                    break;
+                }
+            }
+            catch (InconsistentChainException)
+            {
+                refused++;
+            }
+        }
+
+        Assert.True(refused <= 1, $"{refused} steps refused");
+        Assert.Equal(1, handle.Watcher.Status.Reorgs);
+        await AssertExactAsync(store, options, trader);
+    }
+
     /// <summary>A proxy plan that runs <paramref name="reorg"/> once, right before the first eth_getLogs reaches the node.</summary>
     private static Func<ProxyCall, Fault?> ReorgBeforeTheFirstLogs(Func<Task> reorg)
     {
