@@ -50,7 +50,7 @@ public sealed class ChainWatcher
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private ChainCheckpoint? _checkpoint;
-    private readonly Queue<(long From, long To, Task<FetchedSpan> Span)> _prefetch = new();
+    private readonly Queue<(long From, long To, FetchedSpan Span)> _prefetch = new();
 
     /// <summary>The head and the committed span's last block as the chain has it, read while that commit ran.</summary>
     private (BlockRef Checkpoint, Task<(long Head, IndexedBlock? Block)> Read)? _lookahead;
@@ -236,15 +236,41 @@ public sealed class ChainWatcher
     private async Task IndexSpanAsync(long from, long to, long head, long target, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
-        var fetching = TakeSpanAsync(from, to, head, cancellationToken);
+        var span = TakeSpan(from, to, head, cancellationToken);
 
         // Fetch the next spans while this one is checked, decoded and committed, so node, CPU and database work
         // overlap. Should this step fail, the next one drops them unless it asks for exactly the first.
         Prefetch(to, head, target, cancellationToken);
-        var (headers, logs) = await fetching.ConfigureAwait(false);
-        if (headers.Any(h => h is null))
+        Task<IReadOnlyList<FeedState>>? feedRead = null;
+        FeedStateReader? earlyReader = null;
+        IndexedBlock?[] headers;
+        List<RawLog> logs;
+        try
         {
-            throw new InconsistentChainException($"blocks up to {to} are not all on the node (head moved back)");
+            headers = await span.Headers.ConfigureAwait(false);
+            if (headers.Any(h => h is null))
+            {
+                throw new InconsistentChainException($"blocks up to {to} are not all on the node (head moved back)");
+            }
+
+            // The feeds' read at the checkpoint (see below) starts as soon as its header is known, beside the logs.
+            if (_feedStates is { } feeds && ReadsFeeds(feeds, to, head))
+            {
+                earlyReader = feeds;
+                feedRead = feeds.ReadAsync(headers[^1]!.Block, cancellationToken);
+            }
+
+            logs = await span.Logs.ConfigureAwait(false);
+        }
+        catch
+        {
+            Drop(span);
+            if (feedRead is not null)
+            {
+                Observe(feedRead);
+            }
+
+            throw;
         }
 
         var byNumber = headers.ToDictionary(h => h!.Block.Number, h => h!);
@@ -310,10 +336,20 @@ public sealed class ChainWatcher
         // decimals (all the margin side takes from it): a read pinned to an old block is the node's dearest call
         // (anvil rebuilds that block's state; on the indexing bench it was a third of anvil's CPU), and the spans
         // inside the window, the last of a backfill among them, read at every commit. Which feeds have such a read
-        // depends on the store alone, so a restart reads where an uninterrupted run would have.
-        var feedStates = _feedStates is null || (BelowFinalityWindow(to, head) && _feedsRead.IsSupersetOf(_feedStates.Feeds))
-            ? null
-            : await _feedStates.ReadAsync(last.Block, cancellationToken).ConfigureAwait(false);
+        // depends on the store alone, so a restart reads where an uninterrupted run would have. The read started when
+        // the span's headers came in; a feed listed in this very span makes a new reader, which reads again.
+        IReadOnlyList<FeedState>? feedStates = null;
+        if (feedRead is not null && !ReferenceEquals(earlyReader, _feedStates))
+        {
+            Observe(feedRead);
+            feedRead = null;
+        }
+
+        if (_feedStates is { } reader && ReadsFeeds(reader, to, head))
+        {
+            feedStates = await (feedRead ?? reader.ReadAsync(last.Block, cancellationToken)).ConfigureAwait(false);
+        }
+
         var batch = new ChainBatch(Chain, headers.Select(h => h!).ToArray(), facts, last.Block, feedStates) { VenueStates = venueStates };
 
         // More to index right away: the next step's head and its check that this span's last block is still on the
@@ -334,7 +370,7 @@ public sealed class ChainWatcher
             if (_lookahead is { } unused)
             {
                 _lookahead = null;
-                _ = unused.Read.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                Observe(unused.Read);
             }
 
             ResetSpanIndexers();
@@ -388,7 +424,13 @@ public sealed class ChainWatcher
     }
 
     /// <summary>The logs of [from, to]: the prefetched ones when they are of exactly this span, else fetched now.</summary>
-    private Task<FetchedSpan> TakeSpanAsync(long from, long to, long head, CancellationToken cancellationToken)
+    /// <summary>
+    /// Whether the commit of a span ending at <paramref name="to"/> stores the feeds' state: inside the finality window
+    /// always, below it while some feed has no stored read with its decimals (see the step).
+    /// </summary>
+    private bool ReadsFeeds(FeedStateReader feeds, long to, long head) => !(BelowFinalityWindow(to, head) && _feedsRead.IsSupersetOf(feeds.Feeds));
+
+    private FetchedSpan TakeSpan(long from, long to, long head, CancellationToken cancellationToken)
     {
         if (_prefetch.TryDequeue(out var first))
         {
@@ -406,7 +448,7 @@ public sealed class ChainWatcher
             }
         }
 
-        return FetchSpanAsync(from, to, head, cancellationToken);
+        return FetchSpan(from, to, head, cancellationToken);
     }
 
     /// <summary>
@@ -423,22 +465,25 @@ public sealed class ChainWatcher
     /// span fetched ahead of its step is as good as one fetched by it: whatever moved since is caught the same way.
     /// Below the window no reorg reaches, and the one header is read beside the logs.
     /// </summary>
-    private async Task<FetchedSpan> FetchSpanAsync(long from, long to, long head, CancellationToken cancellationToken)
+    private FetchedSpan FetchSpan(long from, long to, long head, CancellationToken cancellationToken)
     {
         if (BelowFinalityWindow(to, head))
         {
-            var checkpoint = _headers.GetRangeAsync(to, to, cancellationToken);
-            var logs = _logs.FetchAsync(from, to, cancellationToken);
-            await Task.WhenAll(checkpoint, logs).ConfigureAwait(false);
-            return new FetchedSpan(await checkpoint.ConfigureAwait(false), await logs.ConfigureAwait(false));
+            return new FetchedSpan(_headers.GetRangeAsync(to, to, cancellationToken), _logs.FetchAsync(from, to, cancellationToken));
         }
 
-        var headers = await _headers.GetRangeAsync(Math.Max(from, head - _options.FinalityDepth), to, cancellationToken).ConfigureAwait(false);
-        return new FetchedSpan(headers, await _logs.FetchAsync(from, to, cancellationToken).ConfigureAwait(false));
+        var headers = _headers.GetRangeAsync(Math.Max(from, head - _options.FinalityDepth), to, cancellationToken);
+        return new FetchedSpan(headers, LogsAfterAsync(headers, from, to, cancellationToken));
     }
 
-    /// <summary>A span's headers (see <see cref="FetchSpanAsync"/>) and its logs in (block, log index) order.</summary>
-    private sealed record FetchedSpan(IndexedBlock?[] Headers, List<RawLog> Logs);
+    private async Task<List<RawLog>> LogsAfterAsync(Task<IndexedBlock?[]> headers, long from, long to, CancellationToken cancellationToken)
+    {
+        await headers.ConfigureAwait(false);
+        return await _logs.FetchAsync(from, to, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A span's headers (see <see cref="FetchSpan"/>) and its logs in (block, log index) order, each as it arrives.</summary>
+    private sealed record FetchedSpan(Task<IndexedBlock?[]> Headers, Task<List<RawLog>> Logs);
 
     /// <summary>
     /// Learns from the store which feeds have a stored read with their decimals: a restarted watcher (or one that has
@@ -492,7 +537,7 @@ public sealed class ChainWatcher
         while (_prefetch.Count < _options.PrefetchSpans && last < target)
         {
             var nextTo = Math.Min(target, last + span);
-            _prefetch.Enqueue((last + 1, nextTo, FetchSpanAsync(last + 1, nextTo, head, cancellationToken)));
+            _prefetch.Enqueue((last + 1, nextTo, FetchSpan(last + 1, nextTo, head, cancellationToken)));
             last = nextTo;
         }
     }
@@ -500,8 +545,15 @@ public sealed class ChainWatcher
     /// <summary>A block below the finality window (head - FinalityDepth): no reorg the watcher follows can reach it.</summary>
     private bool BelowFinalityWindow(long block, long head) => block < head - _options.FinalityDepth;
 
-    private static void Drop(Task<FetchedSpan> span) =>
-        _ = span.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    /// <summary>Lets a span fetched for nothing finish on its own; its failures are observed, not raised.</summary>
+    private static void Drop(FetchedSpan span)
+    {
+        Observe(span.Headers);
+        Observe(span.Logs);
+    }
+
+    private static void Observe(Task task) =>
+        _ = task.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     /// <summary>
     /// Compares the checkpoint's hash with the chain's. On a mismatch walks back through the stored recent blocks to
