@@ -18,7 +18,8 @@ namespace ChainMargin.Bench;
 /// end-to-end run and the faster of the two counts, so the ratio is not flattered by a slow raw pass.
 /// --warmup N runs N end-to-end runs (each with its raw passes) first and leaves them out of the summary: the runtime
 /// compiles and re-compiles hot methods (tiered compilation, dynamic PGO) over the first several runs of a process,
-/// CPU a long backfill spends once and a 150,000-event run would otherwise count against every event.
+/// CPU a long backfill spends once and a short run would otherwise count against every event. The defaults (300,000
+/// events, 2 warm-up runs, 3 counted) measure the steady state of a backfill; each warm-up run's line is printed too.
 /// --timeline prints, per 50 ms of each end-to-end run, how busy the machine was, the requests on the wire and whether a
 /// commit ran.
 /// Usage: indexing [--events N] [--per-block N] [--accounts N] [--range N] [--parallelism N] [--commit-blocks N] [--prefetch N] [--runs N] [--warmup N] [--timeline]
@@ -29,14 +30,14 @@ internal static class IndexingBench
 
     private static async Task<int> RunAsync(string[] args)
     {
-        var events = Option(args, "--events", 150_000);
+        var events = Option(args, "--events", 300_000);
         var perBlock = Option(args, "--per-block", 200);
         var accounts = Option(args, "--accounts", 1_000);
         var range = Option(args, "--range", 25);
         var parallelism = Option(args, "--parallelism", 4);
         var commitBlocks = Option(args, "--commit-blocks", 100);
-        var runs = Option(args, "--runs", 1);
-        var warmup = Option(args, "--warmup", 0);
+        var runs = Option(args, "--runs", 3);
+        var warmup = Option(args, "--warmup", 2);
         var timeline = args.Contains("--timeline");
         var prefetch = Option(args, "--prefetch", new ChainOptions().PrefetchSpans);
         using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(20));
