@@ -423,13 +423,13 @@ public sealed class ChainWatcher
         }
     }
 
-    /// <summary>The logs of [from, to]: the prefetched ones when they are of exactly this span, else fetched now.</summary>
     /// <summary>
     /// Whether the commit of a span ending at <paramref name="to"/> stores the feeds' state: inside the finality window
     /// always, below it while some feed has no stored read with its decimals (see the step).
     /// </summary>
     private bool ReadsFeeds(FeedStateReader feeds, long to, long head) => !(BelowFinalityWindow(to, head) && _feedsRead.IsSupersetOf(feeds.Feeds));
 
+    /// <summary>The span [from, to]: the prefetched one when it is exactly this span, else fetched now.</summary>
     private FetchedSpan TakeSpan(long from, long to, long head, CancellationToken cancellationToken)
     {
         if (_prefetch.TryDequeue(out var first))
