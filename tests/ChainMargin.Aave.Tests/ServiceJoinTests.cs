@@ -46,7 +46,7 @@ public sealed class ServiceJoinTests(ITestOutputHelper output) : IAsyncLifetime,
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_dir);
-        var started = await Task.WhenAll(AnvilProtocolFixture.StartAsync(PerpChainId), AnvilProtocolFixture.StartAsync(AaveChainId));
+        var started = await AnvilProtocolFixture.StartAllAsync(PerpChainId, AaveChainId);
         (_perpChain, _aaveChain) = (started[0], started[1]);
         _aave = await AaveV3Deployer.DeployAsync(_aaveChain.RpcUrl, _aaveChain.ChainId, AnvilNode.DeployerKey);
     }

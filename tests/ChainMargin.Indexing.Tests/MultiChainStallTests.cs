@@ -10,8 +10,7 @@ public sealed class ThreeChainsFixture : IAsyncLifetime
 {
     public IReadOnlyList<AnvilProtocolFixture> Chains { get; private set; } = [];
 
-    public async Task InitializeAsync() =>
-        Chains = await Task.WhenAll(AnvilProtocolFixture.StartAsync(7101), AnvilProtocolFixture.StartAsync(7102), AnvilProtocolFixture.StartAsync(7103));
+    public async Task InitializeAsync() => Chains = await AnvilProtocolFixture.StartAllAsync(7101, 7102, 7103);
 
     public async Task DisposeAsync()
     {

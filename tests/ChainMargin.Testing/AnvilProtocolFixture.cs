@@ -31,8 +31,42 @@ public class AnvilProtocolFixture : AnvilFixture
     {
         await base.InitializeAsync();
         var watch = Stopwatch.StartNew();
-        _protocol = await ReferenceProtocolDeployer.DeployAsync(RpcUrl, DevAccounts.Deployer.PrivateKey, ChainId, Options);
+        try
+        {
+            _protocol = await ReferenceProtocolDeployer.DeployAsync(RpcUrl, DevAccounts.Deployer.PrivateKey, ChainId, Options);
+        }
+        catch
+        {
+            // A fixture whose start fails is not disposed by xUnit or by StartAsync's caller: its node would outlive the
+            // test run (seen after a failed deploy).
+            await base.DisposeAsync();
+            throw;
+        }
+
         DeployTime = watch.Elapsed;
+    }
+
+    /// <summary>
+    /// Starts one node with the protocol per chain id, at once; dispose them. Should one fail to start, the others that
+    /// did are stopped before the failure is thrown: nothing else would dispose them.
+    /// </summary>
+    public static async Task<AnvilProtocolFixture[]> StartAllAsync(params ulong[] chainIds)
+    {
+        ArgumentNullException.ThrowIfNull(chainIds);
+        var starts = chainIds.Select(id => StartAsync(id, null)).ToArray();
+        try
+        {
+            return await Task.WhenAll(starts);
+        }
+        catch
+        {
+            foreach (var started in starts.Where(t => t.IsCompletedSuccessfully))
+            {
+                await started.Result.DisposeAsync();
+            }
+
+            throw;
+        }
     }
 
     /// <summary>Starts a node with the protocol outside xUnit's fixture lifecycle; dispose it.</summary>

@@ -52,7 +52,7 @@ public sealed class OracleRig : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var starts = await Task.WhenAll(AnvilProtocolFixture.StartAsync(ChainAId), AnvilProtocolFixture.StartAsync(ChainBId));
+        var starts = await AnvilProtocolFixture.StartAllAsync(ChainAId, ChainBId);
         (A, B) = (starts[0], starts[1]);
         var owner = await DevnetSender.CreateAsync(A.RpcUrl, DevAccounts.Deployer.PrivateKey, A.ChainId);
         SequencerFeed = (await owner.DeployAsync(new PriceFeedDeployment { Decimals = 0, Description = "L2 sequencer uptime", InitialAnswer = 0 }, "deploy sequencer feed")).ToLowerInvariant();
