@@ -5,10 +5,8 @@ using Microsoft.Extensions.Options;
 namespace ChainMargin.Host.Jobs;
 
 /// <summary>
-/// Schedules the sweep shards ("margin-sweep:{shard}") once the host runs, and keeps trying until it could. Scheduling
-/// takes a Hangfire lock per recurring job; a process killed while it held one leaves it behind until Hangfire's lock
-/// timeout, and a restart inside that time must still start indexing instead of failing at start-up (and failing again
-/// at every restart until then). The jobs scheduled by an earlier run keep running meanwhile.
+/// Schedules the sweep shards ("margin-sweep:{shard}") once the host runs, and keeps trying until it could
+/// (<see cref="RecurringSchedule"/>: a lock a killed process left behind must not fail a restart).
 /// </summary>
 public sealed partial class MarginSweepSchedule(
     IRecurringJobManager jobs, IOptions<MarginScheduleOptions> schedule, TimeProvider time, ILogger<MarginSweepSchedule> log) : BackgroundService
@@ -18,32 +16,9 @@ public sealed partial class MarginSweepSchedule(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var delay = TimeSpan.FromSeconds(2);
-        while (!stoppingToken.IsCancellationRequested)
+        if (await RecurringSchedule.KeepTryingAsync(Schedule, time, (e, wait) => LogRetry(log, e.Message, (int)wait.TotalSeconds), stoppingToken).ConfigureAwait(false))
         {
-            try
-            {
-                Schedule();
-                Scheduled.TrySetResult();
-                return;
-            }
-#pragma warning disable CA1031 // any storage failure is retried; the host keeps indexing and serving
-            catch (Exception e)
-#pragma warning restore CA1031
-            {
-                LogRetry(log, e.Message, (int)delay.TotalSeconds);
-            }
-
-            try
-            {
-                await Task.Delay(delay, time, stoppingToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-
-            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
+            Scheduled.TrySetResult();
         }
     }
 

@@ -1,5 +1,6 @@
 using ChainMargin.Core;
 using ChainMargin.Host.Composition;
+using ChainMargin.Host.Jobs;
 using ChainMargin.Liquidation.Flagging;
 using ChainMargin.Storage;
 using ChainMargin.Storage.Webhooks;
@@ -42,11 +43,12 @@ public sealed partial class WebhookHostedService : BackgroundService
     private readonly IServiceProvider _services;
     private readonly WebhookOptions _webhooks;
     private readonly HealthHistoryOptions _history;
+    private readonly TimeProvider _time;
     private readonly ILogger _log;
 
     public WebhookHostedService(
         MarginService margin, StateChangeRecorder recorder, IChainStore chainStore, IRecurringJobManager recurring, IServiceProvider services,
-        IOptions<WebhookOptions> webhooks, IOptions<HealthHistoryOptions> history, ILogger<WebhookHostedService> log)
+        IOptions<WebhookOptions> webhooks, IOptions<HealthHistoryOptions> history, TimeProvider time, ILogger<WebhookHostedService> log)
     {
         ArgumentNullException.ThrowIfNull(margin);
         ArgumentNullException.ThrowIfNull(webhooks);
@@ -57,18 +59,39 @@ public sealed partial class WebhookHostedService : BackgroundService
         _services = services;
         _webhooks = webhooks.Value;
         _history = history.Value;
+        _time = time;
         _log = log;
     }
 
     /// <summary>Completes once the start-up sweep of the outbox has enqueued what was due.</summary>
     public TaskCompletionSource Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>Completes once the outbox sweep and the health-sample pruning are scheduled.</summary>
+    public TaskCompletionSource Scheduled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await SweepOnceAsync(stoppingToken).ConfigureAwait(false);
+
+        // After the start-up sweep, which must not wait on a lock a killed process left behind (RecurringSchedule).
+        if (await RecurringSchedule.KeepTryingAsync(
+            () =>
+            {
+                _recurring.AddOrUpdate<WebhookOutboxJob>(WebhookOutboxJob.RecurringId, job => job.RunAsync(CancellationToken.None), _webhooks.SweepCron);
+                _recurring.AddOrUpdate<HealthSamplePruneJob>(HealthSamplePruneJob.RecurringId, job => job.RunAsync(CancellationToken.None), _history.PruneCron);
+            },
+            _time,
+            (e, wait) => LogScheduleRetry(_log, e.Message, (int)wait.TotalSeconds),
+            stoppingToken).ConfigureAwait(false))
+        {
+            Scheduled.TrySetResult();
+        }
+    }
+
+    private async Task SweepOnceAsync(CancellationToken stoppingToken)
     {
         try
         {
-            _recurring.AddOrUpdate<WebhookOutboxJob>(WebhookOutboxJob.RecurringId, job => job.RunAsync(CancellationToken.None), _webhooks.SweepCron);
-            _recurring.AddOrUpdate<HealthSamplePruneJob>(HealthSamplePruneJob.RecurringId, job => job.RunAsync(CancellationToken.None), _history.PruneCron);
             await _chainStore.MigrateAsync(stoppingToken).ConfigureAwait(false);
             await _services.GetRequiredService<WebhookOutboxJob>().RunAsync(stoppingToken).ConfigureAwait(false);
             Started.TrySetResult();
@@ -86,4 +109,7 @@ public sealed partial class WebhookHostedService : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "webhook outbox start-up sweep failed ({Error}); the recurring sweep will retry")]
     private static partial void LogStartFailed(ILogger log, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "scheduling the webhook outbox sweep and health-sample pruning failed ({Error}); trying again in {Seconds} s")]
+    private static partial void LogScheduleRetry(ILogger log, string error, int seconds);
 }
