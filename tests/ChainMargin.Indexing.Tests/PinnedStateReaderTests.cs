@@ -116,6 +116,37 @@ public sealed class PinnedStateReaderTests : IClassFixture<AnvilProtocolFixture>
     [Theory]
     [InlineData(StorageOptions.Sqlite)]
     [InlineData(StorageOptions.Postgres)]
+    public async Task Watcher_FeedsFirstNamedByListingsInTheSpan_AreReadAtThatSpansCommit_BesideTheConfiguredOne(string provider)
+    {
+        await using var store = await TestStore.CreateAsync(provider);
+        var options = IndexRig.Options(_fixture.RpcUrl, _fixture.ChainId, _fixture.Protocol);
+        options.Contracts.Multicall3 = _fixture.Protocol.Multicall3;
+        var configured = options.Contracts.PriceFeeds.First();
+        options.Contracts.PriceFeeds = new Dictionary<string, string> { [configured.Key] = configured.Value };
+        options.Contracts.VolatilityFeeds = [];
+
+        // One span over the whole chain, inside the finality window: its commit reads the feeds. The read starts with
+        // the one configured feed when the span's headers arrive; the span's market and series listings name the
+        // others, and the read is made again with all of them.
+        options.MaxBlocksPerCommit = 100_000;
+        options.FinalityDepth = 100_000;
+        using var handle = IndexRig.Watcher(options, store.Store);
+        Assert.True(await handle.Watcher.StepAsync(None));
+
+        var chain = new ChainId(_fixture.ChainId);
+        var checkpoint = (await store.Store.GetCheckpointAsync(chain, None))!.Block;
+        var listed = (await store.Store.GetPerpMarketsAsync(None)).Where(m => m.Chain == chain).Select(m => m.Feed)
+            .Concat((await store.Store.GetOptionSeriesAsync(None)).Where(x => x.Chain == chain).Select(x => x.Feed));
+        var expected = listed.Append(EvmAddress.Parse(configured.Value)).Distinct().Order().ToList();
+        Assert.True(expected.Count > 1, "the listings name feeds besides the configured one");
+        var stored = (await store.Store.GetFeedStatesAsync(chain, None)).Where(s => s.Block == checkpoint).OrderBy(s => s.Feed).ToList();
+        Assert.Equal(expected, stored.Select(s => s.Feed));
+        await AssertEqualsDirectCallsAsync(stored, checkpoint.Number);
+    }
+
+    [Theory]
+    [InlineData(StorageOptions.Sqlite)]
+    [InlineData(StorageOptions.Postgres)]
     public async Task Watcher_BackfillBelowTheFinalityWindow_ReadsTheFeedsOnce_ThenAtEveryCommitInsideIt_AndARestartReadsWhereNoStopWould(string provider)
     {
         while (await _chain.HeadAsync() < 45)
