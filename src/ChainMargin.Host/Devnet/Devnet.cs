@@ -41,6 +41,8 @@ public static class Devnet
             await DownAsync(directory, output).ConfigureAwait(false);
         }
 
+        ForgetIndex(directory, output);
+
         var anvil = AnvilNode.FindAnvil();
         var pids = new List<int>();
         foreach (var chain in chains)
@@ -164,6 +166,27 @@ public static class Devnet
     }
 
     private static string PidFile(string directory) => Path.Combine(directory, "anvil.pids");
+
+    /// <summary>The embedded default's database in the devnet directory (config/chainmargin.json: Storage:ConnectionString).</summary>
+    public const string IndexFile = "chainmargin.db";
+
+    /// <summary>
+    /// Deletes the index an earlier devnet left in this directory. Its chains are gone and a new devnet's blocks are not
+    /// theirs (same heights, other hashes), so every watcher would halt on it, finding no common ancestor within the
+    /// finality depth: the demo's second run after `devnet down`, or after the chains died, did exactly that.
+    /// </summary>
+    private static void ForgetIndex(string directory, TextWriter output)
+    {
+        foreach (var suffix in new[] { string.Empty, "-wal", "-shm", "-journal" })
+        {
+            var file = Path.Combine(directory, IndexFile + suffix);
+            if (File.Exists(file))
+            {
+                File.Delete(file);
+                output.WriteLine($"devnet: removed {file}, the index of the earlier devnet's chains");
+            }
+        }
+    }
 
     private static int? FindPid(int port)
     {
