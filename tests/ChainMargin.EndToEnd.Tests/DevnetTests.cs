@@ -8,7 +8,7 @@ namespace ChainMargin.EndToEnd.Tests;
 public sealed class DevnetTests
 {
     [Fact]
-    public async Task Up_InADirectoryHoldingAnEarlierDevnetsIndex_StartsWithoutIt_AndDownStopsTheChains()
+    public async Task Up_InADirectoryHoldingAnEarlierDevnetsIndex_StartsWithoutIt_ADeadChainMakesItDown_AndDownStopsTheChains()
     {
         var directory = Path.Combine(Path.GetTempPath(), "cm-devnet-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
@@ -35,6 +35,21 @@ public sealed class DevnetTests
             var written = await File.ReadAllTextAsync(Path.Combine(directory, "chains.json"));
             Assert.Contains("41201", written, StringComparison.Ordinal);
             Assert.Contains("41202", written, StringComparison.Ordinal);
+
+            // One chain dies and leaves the files behind: the devnet is not up, and the next `up` starts it afresh,
+            // again without the index of the chains that were.
+            await File.WriteAllTextAsync(index, "indexed the chains that died");
+            var pids = (await File.ReadAllLinesAsync(Path.Combine(directory, "anvil.pids"))).Select(int.Parse).ToList();
+            using (var first = System.Diagnostics.Process.GetProcessById(pids[0]))
+            {
+                first.Kill();
+                await first.WaitForExitAsync();
+            }
+
+            Assert.False(HostDevnet.IsUp(directory), "a devnet with a dead chain is not up");
+            await HostDevnet.UpAsync(directory, chains, output, CancellationToken.None);
+            Assert.True(HostDevnet.IsUp(directory));
+            Assert.False(File.Exists(index), "the index of the chains that died is gone");
         }
         finally
         {

@@ -117,7 +117,32 @@ public static class Devnet
         }
     }
 
-    public static bool IsUp(string directory) => File.Exists(PidFile(directory)) && File.Exists(Path.Combine(directory, "chains.json"));
+    /// <summary>Whether this directory's devnet runs: its files are there and every chain's process is alive.</summary>
+    public static bool IsUp(string directory)
+    {
+        var file = PidFile(directory);
+        if (!File.Exists(file) || !File.Exists(Path.Combine(directory, "chains.json")))
+        {
+            return false;
+        }
+
+        // Chains that died (a reboot, a kill) leave the files behind; a devnet with a dead chain is started afresh.
+        var pids = File.ReadAllLines(file);
+        return pids.Length > 0 && pids.All(line => int.TryParse(line, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && Alive(pid));
+    }
+
+    private static bool Alive(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>The chain configuration the service reads: one entry per chain with every deployed address.</summary>
     public static string ChainsJson(IReadOnlyList<DevnetChain> chains, IReadOnlyList<DeployedProtocol> deployed)
