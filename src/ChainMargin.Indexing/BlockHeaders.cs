@@ -21,10 +21,7 @@ public sealed class BlockHeaders
 
     public async Task<long> HeadAsync(CancellationToken cancellationToken)
     {
-        var result = await _rpc.CallAsync("eth_blockNumber", [], cancellationToken).ConfigureAwait(false);
-        return result.ValueKind == JsonValueKind.String
-            ? Hex.ToLong(result.GetString()!)
-            : throw new FormatException($"eth_blockNumber answered {result.ValueKind}, not a hex quantity");
+        return ParseHead(await _rpc.CallAsync("eth_blockNumber", [], cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>The header at a number, or null when the chain has no such block (it is shorter now).</summary>
@@ -52,11 +49,13 @@ public sealed class BlockHeaders
             return (await HeadAsync(cancellationToken).ConfigureAwait(false), await GetAsync(number, cancellationToken).ConfigureAwait(false));
         }
 
-        var head = results[0].ValueKind == JsonValueKind.String
-            ? Hex.ToLong(results[0].GetString()!)
-            : throw new FormatException($"eth_blockNumber answered {results[0].ValueKind}, not a hex quantity");
-        return (head, results[1].ValueKind == JsonValueKind.Null ? null : Parse(results[1]));
+        return (ParseHead(results[0]), results[1].ValueKind == JsonValueKind.Null ? null : Parse(results[1]));
     }
+
+    private static long ParseHead(JsonElement result) =>
+        result.ValueKind == JsonValueKind.String
+            ? Hex.ToLong(result.GetString()!)
+            : throw new FormatException($"eth_blockNumber answered {result.ValueKind}, not a hex quantity");
 
     /// <summary>Headers asked for per JSON-RPC batch; lowered for good when the node refuses a batch as too large.</summary>
     public int BatchSize => Volatile.Read(ref _batchSize);

@@ -241,8 +241,7 @@ public sealed class ChainWatcher
         // Fetch the next spans while this one is checked, decoded and committed, so node, CPU and database work
         // overlap. Should this step fail, the next one drops them unless it asks for exactly the first.
         Prefetch(to, head, target, cancellationToken);
-        Task<IReadOnlyList<FeedState>>? feedRead = null;
-        FeedStateReader? earlyReader = null;
+        (FeedStateReader Reader, Task<IReadOnlyList<FeedState>> Read)? earlyFeeds = null;
         IndexedBlock?[] headers;
         List<RawLog> logs;
         try
@@ -256,8 +255,7 @@ public sealed class ChainWatcher
             // The feeds' read at the checkpoint (see below) starts as soon as its header is known, beside the logs.
             if (_feedStates is { } feeds && ReadsFeeds(feeds, to, head))
             {
-                earlyReader = feeds;
-                feedRead = feeds.ReadAsync(headers[^1]!.Block, cancellationToken);
+                earlyFeeds = (feeds, feeds.ReadAsync(headers[^1]!.Block, cancellationToken));
             }
 
             logs = await span.Logs.ConfigureAwait(false);
@@ -265,9 +263,9 @@ public sealed class ChainWatcher
         catch
         {
             Drop(span);
-            if (feedRead is not null)
+            if (earlyFeeds is { } abandoned)
             {
-                Observe(feedRead);
+                Observe(abandoned.Read);
             }
 
             throw;
@@ -339,15 +337,15 @@ public sealed class ChainWatcher
         // depends on the store alone, so a restart reads where an uninterrupted run would have. The read started when
         // the span's headers came in; a feed listed in this very span makes a new reader, which reads again.
         IReadOnlyList<FeedState>? feedStates = null;
-        if (feedRead is not null && !ReferenceEquals(earlyReader, _feedStates))
+        if (earlyFeeds is { } early && !ReferenceEquals(early.Reader, _feedStates))
         {
-            Observe(feedRead);
-            feedRead = null;
+            Observe(early.Read);
+            earlyFeeds = null;
         }
 
         if (_feedStates is { } reader && ReadsFeeds(reader, to, head))
         {
-            feedStates = await (feedRead ?? reader.ReadAsync(last.Block, cancellationToken)).ConfigureAwait(false);
+            feedStates = await (earlyFeeds?.Read ?? reader.ReadAsync(last.Block, cancellationToken)).ConfigureAwait(false);
         }
 
         var batch = new ChainBatch(Chain, headers.Select(h => h!).ToArray(), facts, last.Block, feedStates) { VenueStates = venueStates };

@@ -115,8 +115,7 @@ public sealed class PostgresChainStoreTests(PostgresDatabaseFixture fixture) : C
         var facts = Mixed(1, 30, "a", seed: 10);
         await CommitInSpansAsync(facts, last: 30, span: 6);
 
-        const string AsText = CollateralRows;
-        var written = await RowsAsync(AsText);
+        var written = await RowsAsync(CollateralRows);
         Assert.Equal(
             facts.OfType<CollateralChanged>().Select(f => f.Block.Hash).Order(StringComparer.Ordinal),
             written.Select(r => r[2]).Order(StringComparer.Ordinal));
@@ -132,11 +131,11 @@ public sealed class PostgresChainStoreTests(PostgresDatabaseFixture fixture) : C
                 alter column token type text using '0x' || encode(token, 'hex');
             delete from schema_migrations where version = 10;
             """);
-        var plain = AsText.Replace("'0x' || encode(", "(", StringComparison.Ordinal).Replace(", 'hex')", ")", StringComparison.Ordinal);
+        var plain = CollateralRows.Replace("'0x' || encode(", "(", StringComparison.Ordinal).Replace(", 'hex')", ")", StringComparison.Ordinal);
         Assert.Equal(written, await RowsAsync(plain));
         await Store.MigrateAsync(CancellationToken.None);
 
-        Assert.Equal(written, await RowsAsync(AsText));
+        Assert.Equal(written, await RowsAsync(CollateralRows));
         await Store.RollbackToAsync(Block(13), CancellationToken.None);
         Snapshot.AssertEqual(Snapshot.Expected([.. facts.Where(f => f.Block.Number <= 13)]), await Snapshot.ReadAsync(Store, Chain));
     }
@@ -152,11 +151,11 @@ public sealed class PostgresChainStoreTests(PostgresDatabaseFixture fixture) : C
         Assert.True(written.Count > blocks, "some block holds several collateral facts");
 
         await ExecuteAsync(AsBefore0011);
-        Assert.Equal("BASE TABLE", await ScalarAsync("select table_type from information_schema.tables where table_name = 'collateral_changes' and table_schema = current_schema()"));
+        Assert.Equal("BASE TABLE", await CollateralChangesKindAsync());
         Assert.Equal(written, await RowsAsync(CollateralRows));
         await Store.MigrateAsync(CancellationToken.None);
 
-        Assert.Equal("VIEW", await ScalarAsync("select table_type from information_schema.tables where table_name = 'collateral_changes' and table_schema = current_schema()"));
+        Assert.Equal("VIEW", await CollateralChangesKindAsync());
         Assert.Equal(blocks, await CountRowsAsync("collateral_change_blocks"));
         Assert.Equal(written, await RowsAsync(CollateralRows));
         await Store.RollbackToAsync(Block(13), CancellationToken.None);
@@ -180,7 +179,7 @@ public sealed class PostgresChainStoreTests(PostgresDatabaseFixture fixture) : C
         var error = await Assert.ThrowsAnyAsync<Exception>(() => Store.MigrateAsync(CancellationToken.None));
 
         Assert.Contains("two block hashes at one block number", error.Message, StringComparison.Ordinal);
-        Assert.Equal("BASE TABLE", await ScalarAsync("select table_type from information_schema.tables where table_name = 'collateral_changes' and table_schema = current_schema()"));
+        Assert.Equal("BASE TABLE", await CollateralChangesKindAsync());
         Assert.Equal(3, await CountRowsAsync("collateral_changes"));
     }
 
@@ -261,11 +260,13 @@ public sealed class PostgresChainStoreTests(PostgresDatabaseFixture fixture) : C
         return touches;
     }
 
-    private async Task<string?> ScalarAsync(string sql)
+    /// <summary>Whether collateral_changes is a "BASE TABLE" (before migration 0011) or a "VIEW" (since).</summary>
+    private async Task<string?> CollateralChangesKindAsync()
     {
         await using var connection = new NpgsqlConnection(Schema.ConnectionString);
         await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
+        await using var command = new NpgsqlCommand(
+            "select table_type from information_schema.tables where table_name = 'collateral_changes' and table_schema = current_schema()", connection);
         return (string?)await command.ExecuteScalarAsync();
     }
 

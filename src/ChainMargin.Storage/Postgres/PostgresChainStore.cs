@@ -178,8 +178,7 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
         // Under the chain's commit lock, like a commit. The balances first: they are rolled back from the collateral
         // facts about to be deleted.
         var statements = new List<string> { PostgresSql.CommitLock, PostgresSql.RollbackCollateral, RollbackSql.DeleteBlocks };
-        // Collateral facts are stored per block (migration 0011); collateral_changes is the view of them per fact.
-        statements.AddRange(RollbackSql.FactTables.Select(t => RollbackSql.DeleteFacts(t == "collateral_changes" ? "collateral_change_blocks" : t)));
+        statements.AddRange(RollbackSql.FactTables.Select(t => RollbackSql.DeleteFacts(PostgresSql.StoredIn(t))));
         statements.Add(RollbackSql.DeleteFeedStates);
         statements.AddRange(RollbackSql.RecomputeLatest);
         statements.Add(PostgresSql.UpsertCheckpoint.Replace("@checkpoint_number", "@number", StringComparison.Ordinal));
@@ -541,7 +540,7 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
 
         return CopyRowsAsync(
             connection,
-            PostgresSql.Copy("collateral_change_blocks", PostgresSql.CollateralBlockColumns),
+            PostgresSql.Copy(PostgresSql.CollateralBlocks, PostgresSql.CollateralBlockColumns),
             10,
             rows.Count / 8,
             async (encoded, flush) =>
@@ -767,13 +766,7 @@ public sealed class PostgresChainStore : SqlChainStore, IAsyncDisposable
         }
 
         w.EndArray(array);
-        var firstTouches = false;
-        for (var i = start; i < end && !firstTouches; i++)
-        {
-            firstTouches = rows[i].PrevNumber is null;
-        }
-
-        array = w.StartArray(CopyRows.Int64Oid, count, firstTouches);
+        array = w.StartArray(CopyRows.Int64Oid, count, hasNulls: rows.FindIndex(start, count, static r => r.PrevNumber is null) >= 0);
         for (var i = start; i < end; i++)
         {
             if (rows[i].PrevNumber is { } number)

@@ -68,6 +68,12 @@ internal static class PostgresSql
     /// </summary>
     public static bool HoldsBytes(string table) => table == "collateral_changes";
 
+    /// <summary>Where collateral facts are written: one row per block, the facts as arrays (migration 0011).</summary>
+    public const string CollateralBlocks = "collateral_change_blocks";
+
+    /// <summary>The table a fact table's rows are written to and deleted from: collateral_changes is a view over <see cref="CollateralBlocks"/>.</summary>
+    public static string StoredIn(string factTable) => factTable == "collateral_changes" ? CollateralBlocks : factTable;
+
     /// <summary>The stored last touch (block) of each given collateral key.</summary>
     public const string CollateralLastTouches =
         """
